@@ -1,0 +1,51 @@
+"""Option parsing shared by the pytest plugin and the CLI (pytest-benchmark style: prefixed groups)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+AddOption = Callable[..., Any]
+
+
+def parse_positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def parse_device(value: str) -> str:
+    if value != "cpu" and not value.startswith("cuda") and value != "mps":
+        raise argparse.ArgumentTypeError(f"device {value!r} is not one of cpu, cuda, cuda:N, mps")
+    return value
+
+
+def add_model_options(addoption: AddOption, prefix: str = "axiom-") -> None:
+    """Options that choose and load the checkpoint."""
+    addoption("--checkpoint", metavar="DIR_OR_HUB_ID", default=None,
+              help="Cross-encoder to test: a directory or a Hugging Face hub id. "
+                   "Default: the embedded default checkpoint (built on first use).")
+    addoption(f"--{prefix}tokenizer", metavar="DIR_OR_HUB_ID", default=None,
+              help="Tokenizer, when it is not saved beside the weights. Default: %(default)r")
+    addoption(f"--{prefix}revision", metavar="REV", default=None,
+              help="Hub revision (branch, tag or commit) of --checkpoint. Default: %(default)r")
+    addoption(f"--{prefix}allow-pickle", action="store_true", default=False,
+              help="Allow pickle-only weights (pytorch_model.bin); pickle can run code. Default: %(default)r")
+    addoption(f"--{prefix}device", metavar="DEVICE", default="cpu", type=parse_device,
+              help="Torch device. Default: %(default)r")
+    addoption(f"--{prefix}score", metavar="MODE", default="auto",
+              help="Score of a 2-logit head: diff (logit1-logit0), logit1, logprob1. Default: %(default)r")
+
+
+def add_run_options(addoption: AddOption, prefix: str = "axiom-") -> None:
+    """Options that size and record a run."""
+    addoption(f"--{prefix}seed", metavar="N", default=0, type=int, help="Seed of every sample. Default: %(default)r")
+    addoption(f"--{prefix}pairs", metavar="N", default=64, type=parse_positive_int,
+              help="Pairs sampled per check. Default: %(default)r")
+    addoption(f"--{prefix}report-dir", metavar="DIR", default=None,
+              help="Write report.json and report.md here. Default: no report")

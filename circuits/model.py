@@ -1,0 +1,479 @@
+"""HookedCrossEncoder: a Hugging Face BERT-family cross-encoder with named hook points.
+
+The model is the Hugging Face model itself. Hook points are torch forward hooks on its modules plus a
+registered attention function (identical arithmetic to HF's eager attention) that exposes the attention
+pattern and per-head context. With no hooks active the scores equal the plain HF model's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from circuits.architectures import Architecture, architecture_for, resolve
+from circuits.errors import CheckpointError, InputError
+from circuits.hooks import ActivationCache, HookFn, HookRegistry, hook_names
+
+log = logging.getLogger(__name__)
+
+ATTN_IMPLEMENTATION = "axiomtests_eager"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def _attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+               attention_mask: torch.Tensor | None, scaling: float | None = None, dropout: float = 0.0,
+               **_: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """HF eager attention ([b,h,p,d] inputs) with hook points for the pattern and the per-head context z."""
+    hooks: _LayerHooks | None = getattr(module, "_axiomtests_hooks", None)
+    if scaling is None:
+        scaling = query.size(-1) ** -0.5
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        scores = scores + attention_mask
+    pattern = nn.functional.softmax(scores, dim=-1)
+    pattern = nn.functional.dropout(pattern, p=dropout, training=module.training)
+    if hooks is not None:
+        pattern = hooks.fire("attn.hook_pattern", pattern)
+    z = torch.matmul(pattern, value).transpose(1, 2).contiguous()
+    if hooks is not None:
+        z = hooks.fire("attn.hook_z", z)
+    return z, pattern
+
+
+def _register_attention() -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    AttentionInterface.register(ATTN_IMPLEMENTATION, _attention)
+    AttentionMaskInterface.register(ATTN_IMPLEMENTATION, eager_mask)
+
+
+@dataclass(frozen=True)
+class _LayerHooks:
+    registry: HookRegistry
+    layer: int
+
+    def fire(self, suffix: str, tensor: torch.Tensor) -> torch.Tensor:
+        return self.registry.fire(f"blocks.{self.layer}.{suffix}", tensor)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The shape of a hooked model."""
+
+    n_layers: int
+    n_heads: int
+    d_model: int
+    d_head: int
+    n_labels: int
+    max_length: int
+    model_type: str
+
+
+@dataclass
+class PairBatch:
+    """Tokenised (query, document) pairs: ``[CLS] query [SEP] document [SEP]`` padded to one length."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    token_type_ids: torch.Tensor | None
+    n_truncated: int = 0
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+    def to(self, device: torch.device | str) -> "PairBatch":
+        tt = None if self.token_type_ids is None else self.token_type_ids.to(device)
+        return PairBatch(self.input_ids.to(device), self.attention_mask.to(device), tt, self.n_truncated)
+
+    def inputs(self) -> dict[str, torch.Tensor]:
+        """Keyword arguments for the Hugging Face model."""
+        out = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+        if self.token_type_ids is not None:
+            out["token_type_ids"] = self.token_type_ids
+        return out
+
+    def select(self, index: slice | Sequence[int] | torch.Tensor) -> "PairBatch":
+        tt = None if self.token_type_ids is None else self.token_type_ids[index]
+        return PairBatch(self.input_ids[index], self.attention_mask[index], tt, self.n_truncated)
+
+
+@dataclass
+class HookedCrossEncoder:
+    """A sequence-classification cross-encoder with TransformerLens-style hook points.
+
+    Examples:
+        >>> model = HookedCrossEncoder.from_pretrained("path/to/checkpoint")   # doctest: +SKIP
+        >>> batch = model.tokenize(["what is bm25"], ["BM25 is a ranking function."])
+        >>> scores, cache = model.run_with_cache(batch, names_filter=lambda n: n.endswith("hook_pattern"))
+        >>> cache["pattern", 0].shape   # [batch, head, query_pos, key_pos]
+    """
+
+    model: nn.Module
+    tokenizer: Any
+    arch: Architecture
+    name: str
+    score: str = "auto"
+    cfg: ModelConfig = field(init=False)
+    registry: HookRegistry = field(init=False)
+    truncated_documents: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        _register_attention()
+        self.model.eval()
+        self.model.set_attn_implementation(ATTN_IMPLEMENTATION)
+        config = self.model.config
+        n_layers = len(self.blocks)
+        n_heads = config.num_attention_heads if hasattr(config, "num_attention_heads") else config.n_heads
+        d_model = config.hidden_size if hasattr(config, "hidden_size") else config.dim
+        max_length = min(getattr(config, "max_position_embeddings", 512),
+                         getattr(self.tokenizer, "model_max_length", 10**9))
+        if config.model_type in ("roberta", "xlm-roberta"):
+            max_length = min(max_length, config.max_position_embeddings - config.pad_token_id - 1)
+        self.cfg = ModelConfig(n_layers, n_heads, d_model, d_model // n_heads, config.num_labels, max_length,
+                               config.model_type)
+        if self.cfg.n_labels not in (1, 2):
+            raise CheckpointError(
+                f"{self.name} has a {self.cfg.n_labels}-label head; a cross-encoder scores with 1 logit "
+                "(relevance) or 2 (not relevant, relevant). Fix: use a reranker checkpoint.")
+        self._score_fn = _score_function(self.score, self.cfg.n_labels)
+        self.registry = HookRegistry(tuple(hook_names(n_layers)))
+        self._install_hooks()
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(cls, checkpoint: str | Path, *, revision: str | None = None, allow_pickle: bool = False,
+                        device: str | torch.device = "cpu", score: str = "auto",
+                        tokenizer: str | Path | None = None) -> "HookedCrossEncoder":
+        """Load a BERT-family sequence-classification checkpoint from a directory or a hub id.
+
+        Safetensors only unless ``allow_pickle``; never runs remote code; refuses configs with ``auto_map``.
+        """
+        from transformers import AutoConfig, AutoModelForSequenceClassification
+
+        spec = str(checkpoint)
+        local = Path(spec).expanduser()
+        is_local = local.exists() or not _HUB_ID.match(spec) or spec.startswith((".", "/", "~"))
+        source = str(local) if is_local else spec
+        if is_local:
+            _check_local_checkpoint(local, allow_pickle)
+        try:
+            config = AutoConfig.from_pretrained(source, revision=revision, trust_remote_code=False)
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(
+                f"cannot read the config of {spec!r} (revision {revision!r}): {exc}. Fix: for a hub id, check "
+                "the spelling and that this machine reaches the hub or has it in the Hugging Face cache "
+                "(HF_HUB_OFFLINE=1 uses the cache); for a directory, give its path.") from None
+        _check_config(config, spec)
+        try:
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                source, revision=revision, trust_remote_code=False, use_safetensors=not allow_pickle or None,
+                attn_implementation="eager", output_loading_info=True, torch_dtype=torch.float32)
+        except (OSError, ValueError) as exc:
+            hint = ("" if allow_pickle else " If it has only pickle weights (pytorch_model.bin), convert them to "
+                    "safetensors, or pass allow_pickle=True (--axiom-allow-pickle) if you trust the file.")
+            raise CheckpointError(f"cannot load the weights of {spec!r}: {exc}.{hint}") from None
+        missing = [k for k in info.get("missing_keys", []) if not k.endswith("position_ids")]
+        if missing:
+            raise CheckpointError(
+                f"{spec!r} lacks weights for {missing[:6]}{' …' if len(missing) > 6 else ''}: they would be random. "
+                "A checkpoint without a trained sequence-classification head is not a cross-encoder. "
+                "Fix: fine-tune and save it with a head (save_pretrained), then load that.")
+        tok_source = str(tokenizer) if tokenizer is not None else source
+        tok = _load_tokenizer(tok_source, revision if tokenizer is None else None, spec, config.vocab_size)
+        hooked = cls(model=model, tokenizer=tok, arch=architecture_for(config.model_type, spec), name=spec,
+                     score=score)
+        return hooked.to(device)
+
+    def to(self, device: str | torch.device) -> "HookedCrossEncoder":
+        self.model.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def base(self) -> nn.Module:
+        return resolve(self.model, self.arch.base)
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return resolve(resolve(self.model, self.arch.base), self.arch.layers)
+
+    def block_part(self, layer: int, part: str) -> nn.Module:
+        """A submodule of block ``layer`` by role: ``q k v o ln1 ln2 mlp_out attention``."""
+        return resolve(self.blocks[layer], getattr(self.arch, part))
+
+    @property
+    def final_linear(self) -> nn.Linear:
+        return resolve(self.model, self.arch.final_linear)
+
+    @property
+    def hook_names(self) -> tuple[str, ...]:
+        return self.registry.names
+
+    def weights_sha256(self) -> str:
+        """sha256 over every parameter and buffer (sorted name, dtype, shape, bytes): format-independent."""
+        digest = hashlib.sha256()
+        for key, tensor in sorted(self.model.state_dict().items()):
+            t = tensor.detach().to("cpu").contiguous()
+            digest.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+            digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        return digest.hexdigest()
+
+    # ------------------------------------------------------------------ hooks
+    def _install_hooks(self) -> None:
+        reg = self.registry
+        d_head = self.cfg.d_head
+
+        def out_hook(name: str, per_head: bool = False) -> Callable[..., torch.Tensor | None]:
+            def hook(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> torch.Tensor | None:
+                if not reg.active:
+                    return None
+                tensor = output[0] if isinstance(output, tuple) else output
+                if per_head:
+                    shaped = tensor.view(*tensor.shape[:-1], -1, d_head)
+                    new = reg.fire(name, shaped).reshape(tensor.shape)
+                else:
+                    new = reg.fire(name, tensor)
+                return (new, *output[1:]) if isinstance(output, tuple) else new
+            return hook
+
+        def pre_hook(name: str) -> Callable[..., Any]:
+            def hook(_module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
+                if not reg.active:
+                    return None
+                if args:
+                    return (reg.fire(name, args[0]), *args[1:]), kwargs
+                key = "hidden_states" if "hidden_states" in kwargs else "input"
+                return args, {**kwargs, key: reg.fire(name, kwargs[key])}
+            return hook
+
+        resolve(self.base, self.arch.embeddings).register_forward_hook(out_hook("hook_embed"))
+        for layer, block in enumerate(self.blocks):
+            p = f"blocks.{layer}."
+            block.register_forward_pre_hook(pre_hook(p + "hook_resid_pre"), with_kwargs=True)
+            for part in ("q", "k", "v"):
+                resolve(block, getattr(self.arch, part)).register_forward_hook(
+                    out_hook(f"{p}attn.hook_{part}", per_head=True))
+            resolve(block, self.arch.attention)._axiomtests_hooks = _LayerHooks(reg, layer)
+            resolve(block, self.arch.o).register_forward_hook(out_hook(p + "hook_attn_out"))
+            resolve(block, self.arch.ln1).register_forward_hook(out_hook(p + "hook_resid_mid"))
+            resolve(block, self.arch.mlp_out).register_forward_hook(out_hook(p + "hook_mlp_out"))
+            resolve(block, self.arch.ln2).register_forward_hook(out_hook(p + "hook_resid_post"))
+
+        def cls_hook(_module: nn.Module, args: tuple) -> tuple | None:
+            return (reg.fire("hook_cls", args[0]),) if reg.active else None
+
+        self.final_linear.register_forward_pre_hook(cls_hook)
+        self.final_linear.register_forward_hook(out_hook("hook_logit"))
+
+    @contextmanager
+    def hooks(self, fwd_hooks: Iterable[tuple[str | Callable[[str], bool], HookFn]]) -> Iterator[None]:
+        """Context manager: the hooks are active inside the block and removed afterwards, even on error."""
+        with self.registry.using(fwd_hooks):
+            yield
+
+    # ------------------------------------------------------------------ inputs
+    def tokenize(self, queries: Sequence[str], docs: Sequence[str], max_length: int | None = None) -> PairBatch:
+        """Tokenise pairs as ``[CLS] q [SEP] d [SEP]``; over-long documents are truncated (queries never)."""
+        if len(queries) != len(docs):
+            raise InputError(f"{len(queries)} queries but {len(docs)} documents: pass one document per query")
+        if not queries:
+            raise InputError("no pairs given: pass at least one (query, document) pair")
+        for i, q in enumerate(queries):
+            if not q or not q.strip():
+                raise InputError(f"query {i} is empty: a cross-encoder needs query text to score against")
+        limit = min(max_length or self.cfg.max_length, self.cfg.max_length)
+        full = self.tokenizer(list(queries), list(docs), truncation=False)["input_ids"]
+        n_truncated = sum(len(ids) > limit for ids in full)
+        for i, q in enumerate(queries):
+            n_query = len(self.tokenizer(q)["input_ids"])
+            if n_query + 2 >= limit:
+                raise InputError(f"query {i} is {n_query} tokens long; with its document it must fit "
+                                 f"{limit} tokens. Shorten the query (documents are truncated, queries never).")
+        enc = self.tokenizer(list(queries), list(docs), truncation="only_second", max_length=limit,
+                             padding=True, return_tensors="pt")
+        if n_truncated:
+            log.info("%d of %d documents truncated to fit %d tokens", n_truncated, len(docs), limit)
+        self.truncated_documents += n_truncated
+        tt = enc.get("token_type_ids") if self.arch.uses_token_type_ids else None
+        return PairBatch(enc["input_ids"], enc["attention_mask"], tt, n_truncated).to(self.device)
+
+    # ------------------------------------------------------------------ running
+    def scores_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """Relevance score per pair from raw logits (see ``score`` in ``from_pretrained``)."""
+        return self._score_fn(logits)
+
+    def logits(self, batch: PairBatch) -> torch.Tensor:
+        """Raw logits ``[batch, n_labels]`` from the Hugging Face forward (hooks fire if any are active)."""
+        with torch.inference_mode():
+            return self.model(**batch.inputs()).logits
+
+    def __call__(self, batch: PairBatch) -> torch.Tensor:
+        """Relevance scores ``[batch]``."""
+        return self.scores_from_logits(self.logits(batch))
+
+    def run_with_hooks(self, batch: PairBatch, fwd_hooks: Iterable[tuple[str | Callable[[str], bool], HookFn]]
+                       ) -> torch.Tensor:
+        """Scores with the given ``(name or name predicate, fn)`` hooks active for this run only."""
+        with self.hooks(fwd_hooks):
+            return self(batch)
+
+    def run_with_cache(self, batch: PairBatch, names_filter: Callable[[str], bool] | Iterable[str] | None = None
+                       ) -> tuple[torch.Tensor, ActivationCache]:
+        """Scores and an ActivationCache of every hook point passing ``names_filter`` (all when None)."""
+        if names_filter is None:
+            wanted: Callable[[str], bool] = lambda _n: True  # noqa: E731
+        elif callable(names_filter):
+            wanted = names_filter
+        else:
+            names = set(names_filter)
+            for n in names:
+                self.registry.check(n)
+            wanted = names.__contains__
+        store: dict[str, torch.Tensor] = {}
+
+        def save(tensor: torch.Tensor, point: Any) -> None:
+            store[point.name] = tensor.detach().clone()
+
+        scores = self.run_with_hooks(batch, [(wanted, save)])
+        return scores, ActivationCache(store)
+
+    # ------------------------------------------------------------------ layer-level pieces (for patching)
+    def extended_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Additive mask ``[b,1,1,p]``: 0 where attended, the dtype's minimum on padding (HF eager's values)."""
+        dtype = next(self.model.parameters()).dtype
+        return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+
+    def embed(self, batch: PairBatch) -> torch.Tensor:
+        """``hook_embed``: the residual stream entering block 0."""
+        emb = resolve(self.base, self.arch.embeddings)
+        kwargs = {"input_ids": batch.input_ids}
+        if batch.token_type_ids is not None:
+            kwargs["token_type_ids"] = batch.token_type_ids
+        return emb(**kwargs)
+
+    def block(self, layer: int, resid: torch.Tensor, mask: torch.Tensor, rows: slice | None = None
+              ) -> torch.Tensor:
+        """Block ``layer`` from its submodules; with ``rows`` only those query positions are computed.
+
+        Equal to the Hugging Face block (tested). ``rows=slice(0, 1)`` computes the [CLS] row only, all that
+        the last block must produce for the logit.
+        """
+        reg = self.registry
+        prefix = f"blocks.{layer}."
+        resid = reg.fire(prefix + "hook_resid_pre", resid)
+        query_in = resid if rows is None else resid[:, rows]
+        b, p_q = query_in.shape[:2]
+        shape_q = (b, p_q, -1, self.cfg.d_head)
+        shape_kv = (b, resid.shape[1], -1, self.cfg.d_head)
+        q = self.block_part(layer, "q")(query_in).view(shape_q).transpose(1, 2)
+        k = self.block_part(layer, "k")(resid).view(shape_kv).transpose(1, 2)
+        v = self.block_part(layer, "v")(resid).view(shape_kv).transpose(1, 2)
+        attention = self.block_part(layer, "attention")
+        z, _ = _attention(attention, q, k, v, mask, scaling=self.cfg.d_head ** -0.5)
+        return self.post_attention(layer, z, query_in)
+
+    def post_attention(self, layer: int, z: torch.Tensor, resid_pre: torch.Tensor) -> torch.Tensor:
+        """Rest of block ``layer`` from per-head context ``z`` [b,p,h,d]: output projection, LN, MLP, LN."""
+        attn_out = self.block_part(layer, "o")(z.reshape(*z.shape[:2], -1))
+        resid_mid = self.block_part(layer, "ln1")(attn_out + resid_pre)
+        mlp_out = self.arch.mlp(self.blocks[layer], resid_mid)
+        return self.block_part(layer, "ln2")(mlp_out + resid_mid)
+
+    def head_logits(self, last_hidden: torch.Tensor) -> torch.Tensor:
+        """Logits from the last block's output (only its [CLS] row is read)."""
+        return self.final_linear(self.arch.head_input(self.model, last_hidden))
+
+    def run_from(self, layer: int, resid: torch.Tensor, mask: torch.Tensor, cls_only_last: bool = True
+                 ) -> torch.Tensor:
+        """Scores from the residual stream entering block ``layer`` (blocks ``layer``… then the head)."""
+        last = self.cfg.n_layers - 1
+        for current in range(layer, self.cfg.n_layers):
+            rows = slice(0, 1) if cls_only_last and current == last else None
+            resid = self.block(current, resid, mask, rows)
+        return self.scores_from_logits(self.head_logits(resid))
+
+
+def _score_function(score: str, n_labels: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    if n_labels == 1:
+        if score not in ("auto", "logit"):
+            raise CheckpointError(f"score={score!r} needs a 2-logit head; a 1-logit head scores with 'logit'")
+        return lambda logits: logits[:, 0]
+    choices: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        "auto": lambda lg: lg[:, 1] - lg[:, 0],
+        "diff": lambda lg: lg[:, 1] - lg[:, 0],
+        "logit1": lambda lg: lg[:, 1],
+        "logprob1": lambda lg: torch.log_softmax(lg, dim=-1)[:, 1],
+    }
+    if score not in choices:
+        raise CheckpointError(f"unknown score={score!r} for a 2-logit head; choose one of {sorted(choices)} "
+                              "('diff' = logit[1] - logit[0], the default)")
+    return choices[score]
+
+
+def _check_local_checkpoint(path: Path, allow_pickle: bool) -> None:
+    if not path.exists():
+        raise CheckpointError(f"checkpoint directory {str(path)!r} does not exist. Fix: give the directory that "
+                              "holds config.json and model.safetensors, or a Hugging Face hub id.")
+    if not path.is_dir():
+        raise CheckpointError(f"{str(path)!r} is a file; a checkpoint is a directory with config.json, "
+                              "model.safetensors and the tokenizer files (as written by save_pretrained).")
+    if not (path / "config.json").exists():
+        raise CheckpointError(f"no config.json in {str(path)!r}: not a Hugging Face checkpoint. "
+                              "Fix: save the model with save_pretrained(dir).")
+    files = [f.name for f in path.iterdir()]
+    if not any(f.endswith(".safetensors") or f == "model.safetensors.index.json" for f in files):
+        pickles = [f for f in files if f.endswith(_PICKLE_SUFFIXES)]
+        if not pickles:
+            raise CheckpointError(f"no weights (model.safetensors) in {str(path)!r}. "
+                                  "Fix: save the model with save_pretrained(dir).")
+        if not allow_pickle:
+            raise CheckpointError(
+                f"{str(path)!r} has only pickle weights ({', '.join(sorted(pickles))}); loading pickle can run "
+                "arbitrary code, so axiomtests refuses it. Fix: convert them to safetensors "
+                "(model.save_pretrained(dir, safe_serialization=True)), or opt in with allow_pickle=True "
+                "(--axiom-allow-pickle) if you trust the file.")
+
+
+def _check_config(config: Any, spec: str) -> None:
+    if getattr(config, "auto_map", None):
+        raise CheckpointError(
+            f"{spec!r} declares custom code (auto_map={config.auto_map}); axiomtests never runs remote code. "
+            "Fix: use a checkpoint of a built-in transformers architecture.")
+    architecture_for(config.model_type, spec)
+    archs = getattr(config, "architectures", None) or []
+    if archs and not any(a.endswith("ForSequenceClassification") for a in archs):
+        raise CheckpointError(
+            f"{spec!r} is a {', '.join(archs)}, not a sequence-classification cross-encoder. "
+            "Fix: use a reranker checkpoint (…ForSequenceClassification with 1 or 2 labels).")
+
+
+def _load_tokenizer(source: str, revision: str | None, spec: str, vocab_size: int) -> Any:
+    from transformers import AutoTokenizer
+
+    fix = ("Fix: save the tokenizer beside the weights (tokenizer.save_pretrained(dir)), "
+           "or pass tokenizer=<dir or hub id> (--axiom-tokenizer).")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"no usable tokenizer for {spec!r} at {source!r}: {exc}. {fix}") from None
+    # transformers 5 builds an empty tokenizer (special tokens only) from a folder without tokenizer files
+    if len(tokenizer) < vocab_size // 2:
+        raise CheckpointError(
+            f"no usable tokenizer for {spec!r} at {source!r}: it has {len(tokenizer)} tokens but the model "
+            f"embeds {vocab_size}, so the tokenizer files are missing or belong to another model. {fix}")
+    return tokenizer

@@ -1,0 +1,66 @@
+"""Tiny random cross-encoders built from configs: the fast test tier (no downloads, seconds)."""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+
+import torch
+
+_WORDS = ("the a an of and to in is for on what how why who bm25 ranking relevance query document term "
+          "search retrieval model score head attention token idf frequency length saturation matching "
+          "semantic passage answer question river bank money water city music science history").split()
+_SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def tiny_vocab() -> list[str]:
+    """A small WordPiece vocabulary: specials, some words, letters and ``##`` letters (so any ASCII word tokenises)."""
+    pieces = _SPECIAL + list(_WORDS) + list(string.ascii_lowercase + string.digits + string.punctuation)
+    pieces += ["##" + c for c in string.ascii_lowercase + string.digits]
+    return list(dict.fromkeys(pieces))
+
+
+def save_tiny_tokenizer(folder: Path) -> None:
+    """Write a BERT WordPiece tokenizer over ``tiny_vocab`` into ``folder``."""
+    from transformers import AutoTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(tiny_vocab()) + "\n")
+    config = {"tokenizer_class": "BertTokenizer", "do_lower_case": True, "model_max_length": 64}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    AutoTokenizer.from_pretrained(folder).save_pretrained(folder)
+
+
+def tiny_config(arch: str, n_labels: int = 1, *, n_layers: int = 2, n_heads: int = 4, d_model: int = 32):
+    """Config of a tiny ``arch`` ("bert", "roberta", "electra", "distilbert") classifier."""
+    from transformers import BertConfig, DistilBertConfig, ElectraConfig, RobertaConfig
+
+    vocab = len(tiny_vocab())
+    common = dict(vocab_size=vocab, num_labels=n_labels, pad_token_id=0)
+    if arch == "distilbert":
+        return DistilBertConfig(dim=d_model, n_layers=n_layers, n_heads=n_heads, hidden_dim=2 * d_model,
+                                max_position_embeddings=64, architectures=["DistilBertForSequenceClassification"],
+                                **common)
+    classes = {"bert": BertConfig, "roberta": RobertaConfig, "electra": ElectraConfig}
+    extra = {"embedding_size": d_model} if arch == "electra" else {}
+    return classes[arch](
+        hidden_size=d_model, num_hidden_layers=n_layers, num_attention_heads=n_heads,
+        intermediate_size=2 * d_model, max_position_embeddings=64 + 2, type_vocab_size=2,
+        architectures=[f"{classes[arch].__name__.removesuffix('Config')}ForSequenceClassification"],
+        **extra, **common)
+
+
+def tiny_cross_encoder(folder: Path, arch: str = "bert", n_labels: int = 1, seed: int = 0, **sizes: int) -> Path:
+    """Save a randomly initialised tiny cross-encoder (safetensors + tokenizer) into ``folder``."""
+    from transformers import AutoModelForSequenceClassification
+
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_config(tiny_config(arch, n_labels, **sizes))
+    with torch.no_grad():  # random init is near-zero for heads; widen it so scores move visibly
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.normal_(0, 0.2)
+    model.save_pretrained(folder)
+    save_tiny_tokenizer(folder)
+    return folder
