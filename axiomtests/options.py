@@ -47,5 +47,5 @@ def add_run_options(addoption: AddOption, prefix: str = "axiom-") -> None:
     addoption(f"--{prefix}seed", metavar="N", default=0, type=int, help="Seed of every sample. Default: %(default)r")
     addoption(f"--{prefix}pairs", metavar="N", default=64, type=parse_positive_int,
               help="Pairs sampled per check. Default: %(default)r")
-    addoption(f"--{prefix}report-dir", metavar="DIR", default=None,
-              help="Write report.json and report.md here. Default: no report")
+    addoption(f"--{prefix}corpus", metavar="SOURCE", default=None,
+              help="Base corpus: a BEIR folder or an ir_datasets id. Default: the embedded TREC RAG 2024 sample")

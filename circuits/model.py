@@ -150,6 +150,13 @@ class HookedCrossEncoder:
         self.registry = HookRegistry(tuple(hook_names(n_layers)))
         self._install_hooks()
 
+    @property
+    def score_mode(self) -> str:
+        """How scores are read from logits: ``logit`` (1-logit head) or the 2-logit mode (``diff`` by default)."""
+        if self.cfg.n_labels == 1:
+            return "logit"
+        return "diff" if self.score == "auto" else self.score
+
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(cls, checkpoint: str | Path, *, revision: str | None = None, allow_pickle: bool = False,

@@ -1,0 +1,58 @@
+"""``axiomtests`` command line: run the suite, build the default checkpoint and datasets, patch, compare."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from axiomtests.options import add_model_options, add_run_options
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pytest
+
+    argv = ["--pyargs", "axiomtests.suite", "-p", "no:cacheprovider", "--axiom-report-dir", args.out,
+            "--axiom-seed", str(args.seed), "--axiom-pairs", str(args.pairs), "--axiom-device", args.device,
+            "--axiom-score", args.score]
+    for flag, value in (("--checkpoint", args.checkpoint), ("--axiom-tokenizer", args.tokenizer),
+                        ("--axiom-revision", args.revision), ("--axiom-corpus", args.corpus)):
+        if value:
+            argv += [flag, value]
+    if args.allow_pickle:
+        argv.append("--axiom-allow-pickle")
+    return int(pytest.main(argv + list(args.pytest_args)))
+
+
+def _build(args: argparse.Namespace) -> int:
+    from axiomtests.default_model import build_default_checkpoint, default_checkpoint_dir
+
+    path = build_default_checkpoint(force=True) if args.force else default_checkpoint_dir()
+    logging.getLogger("axiomtests").info("default checkpoint: %s", path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="axiomtests", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the claim suite on a checkpoint and write report.json / report.md")
+    add_model_options(run.add_argument, prefix="")
+    add_run_options(run.add_argument, prefix="")
+    run.add_argument("--out", metavar="DIR", default="report", help="report folder. Default: %(default)r")
+    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    run.set_defaults(func=_run)
+    build = sub.add_parser("build", help="build (or reuse) the embedded default checkpoint")
+    build.add_argument("--force", action="store_true", help="rebuild even if cached")
+    build.set_defaults(func=_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Foundation checks every other claim rests on: the hooked model scores exactly as Hugging Face does."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from circuits.report import ClaimResult
+
+TOLERANCE = 1e-5
+
+
+def sample_pairs(corpus, n: int, seed: int) -> list[tuple[str, str]]:
+    """``n`` (query, document) pairs, seeded, from each query's retrieved (else judged) documents."""
+    rng = random.Random(seed)
+    pool = [(qid, did) for qid in sorted(corpus.queries)
+            for did in (corpus.retrieved.get(qid) or sorted(corpus.qrels.get(qid, {}))) if did in corpus.docs]
+    chosen = rng.sample(pool, min(n, len(pool)))
+    return [(corpus.queries[q], corpus.docs[d]) for q, d in chosen]
+
+
+@pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
+def test_scores_equal_plain_hugging_face(hooked_model, corpus, axiom_session, axiom_report, attn_implementation):
+    """Faithfulness gate: max |hooked logit − HF logit| over sampled corpus pairs, padded batches of 16."""
+    from transformers import AutoModelForSequenceClassification
+
+    reference = AutoModelForSequenceClassification.from_pretrained(
+        axiom_session.resolved_checkpoint(), revision=axiom_session.revision, trust_remote_code=False,
+        use_safetensors=not axiom_session.allow_pickle or None, attn_implementation=attn_implementation,
+    ).eval().to(axiom_session.device)
+    pairs = sample_pairs(corpus, axiom_session.pairs, axiom_session.seed)
+    worst, truncated = 0.0, 0
+    for start in range(0, len(pairs), 16):
+        queries, docs = zip(*pairs[start:start + 16])
+        batch = hooked_model.tokenize(list(queries), list(docs))
+        truncated += batch.n_truncated
+        with torch.inference_mode():
+            expected = reference(**batch.inputs()).logits
+        worst = max(worst, (hooked_model.logits(batch) - expected).abs().max().item())
+    section = axiom_report.sections.setdefault("faithfulness", {"pairs": len(pairs), "tolerance": TOLERANCE,
+                                                                "truncated_documents": truncated})
+    section[f"max_abs_logit_diff_{attn_implementation}"] = worst
+    axiom_report.add(ClaimResult(
+        id=f"foundation.faithful_{attn_implementation}", status="pass" if worst <= TOLERANCE else "fail",
+        value=worst, threshold=f"<= {TOLERANCE}", statement="hooked logits equal plain Hugging Face logits",
+        provenance="prior-art §8.1 (no anchor checks this)", details={"pairs": len(pairs)}))
+    assert worst <= TOLERANCE, f"hooked model differs from Hugging Face ({attn_implementation}) by {worst:.3g}"

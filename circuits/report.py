@@ -1,0 +1,138 @@
+"""The run report: one schema-versioned JSON per run, rendered as Markdown, compared across checkpoints.
+
+Same inputs give a byte-identical JSON: keys are sorted, floats are rounded to 6 significant digits, and
+nothing time-dependent is stored (timings live in the benchmark files, not here).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from circuits.errors import DatasetError
+
+SCHEMA_VERSION = 1
+STATUSES = ("pass", "fail", "skip", "error")
+
+
+@dataclass
+class ClaimResult:
+    """One claim's outcome on one checkpoint."""
+
+    id: str
+    status: str
+    value: float | None = None
+    threshold: str | None = None
+    ci: tuple[float, float] | None = None
+    paper_value: float | str | None = None
+    statement: str = ""
+    provenance: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} is not one of {STATUSES}")
+
+
+@dataclass
+class Report:
+    """Everything one run found about one checkpoint."""
+
+    checkpoint: dict[str, Any]
+    environment: dict[str, Any]
+    datasets: dict[str, Any] = field(default_factory=dict)
+    sections: dict[str, Any] = field(default_factory=dict)
+    claims: list[ClaimResult] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    def add(self, result: ClaimResult) -> None:
+        self.claims = [c for c in self.claims if c.id != result.id] + [result]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["claims"] = sorted(data["claims"], key=lambda c: c["id"])
+        return _rounded(data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+    def to_markdown(self) -> str:
+        from tabulate import tabulate
+
+        ck = self.checkpoint
+        lines = [f"# axiomtests report: {ck.get('name', '?')}", ""]
+        lines.append(tabulate([[k, _fmt(v)] for k, v in sorted(ck.items())], headers=["checkpoint", ""],
+                              tablefmt="github"))
+        for title, section in sorted(self.sections.items()):
+            lines += ["", f"## {title}", ""]
+            lines.append(_section_markdown(section))
+        if self.claims:
+            rows = [[c.id, c.status, _fmt(c.value), c.threshold or "", _fmt(c.ci), _fmt(c.paper_value)]
+                    for c in sorted(self.claims, key=lambda c: c.id)]
+            lines += ["", "## Claims", "",
+                      tabulate(rows, headers=["claim", "status", "value", "threshold", "95% CI", "paper"],
+                               tablefmt="github")]
+        env = self.environment
+        lines += ["", "## Environment", "",
+                  tabulate([[k, _fmt(v)] for k, v in sorted(env.items())], tablefmt="github")]
+        return "\n".join(lines) + "\n"
+
+    def write(self, folder: str | Path) -> Path:
+        """Write ``report.json`` and ``report.md`` into ``folder``; returns the JSON path."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "report.json").write_text(self.to_json())
+        (folder / "report.md").write_text(self.to_markdown())
+        return folder / "report.json"
+
+
+def load_report(path: str | Path) -> Report:
+    """Read a report JSON, refusing files of another schema version."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"cannot read report {str(path)!r}: {exc}. Fix: point to a report.json "
+                           "written by `axiomtests run`.") from None
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise DatasetError(f"{str(path)!r} has report schema {data.get('schema_version')!r}; this axiomtests "
+                           f"reads schema {SCHEMA_VERSION}. Fix: re-run `axiomtests run` to regenerate it.")
+    claims = [ClaimResult(**{**c, "ci": tuple(c["ci"]) if c.get("ci") else None}) for c in data["claims"]]
+    return Report(checkpoint=data["checkpoint"], environment=data["environment"], datasets=data["datasets"],
+                  sections=data["sections"], claims=claims)
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {str(k): _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _section_markdown(section: Any) -> str:
+    from tabulate import tabulate
+
+    if isinstance(section, list) and section and isinstance(section[0], dict):
+        return tabulate([[_fmt(v) for v in row.values()] for row in section], headers=list(section[0]),
+                        tablefmt="github")
+    if isinstance(section, dict):
+        return tabulate([[k, _fmt(v)] for k, v in sorted(section.items())], tablefmt="github")
+    return _fmt(section)

@@ -1,0 +1,55 @@
+"""The pytest plugin: options, suite collection with --checkpoint, byte-identical reports."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ("pytester",)
+
+TINY_CORPUS = {
+    "docs": {"d1": "bm25 is a ranking function for search", "d2": "attention heads score relevance",
+             "d3": "the river bank and the money bank"},
+    "queries": {"q1": "what is bm25", "q2": "attention ranking"},
+}
+
+
+@pytest.fixture(scope="module")
+def beir_folder(tmp_path_factory):
+    from axiomtests.corpus import Corpus, write_beir
+
+    corpus = Corpus(name="tiny", docs=TINY_CORPUS["docs"], queries=TINY_CORPUS["queries"],
+                    qrels={"q1": {"d1": 1}, "q2": {"d2": 1}}, retrieved={"q1": ["d1", "d3"], "q2": ["d2", "d3"]},
+                    provenance={})
+    return write_beir(corpus, tmp_path_factory.mktemp("beir"))
+
+
+def test_help_lists_the_axiom_group(pytester):
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*axiomtests: mechanistic claims*", "*--checkpoint=DIR_OR_HUB_ID*",
+                                 "*--axiom-pairs=N*", "*--axiom-report-dir=DIR*"])
+
+
+def test_bad_option_values_are_usage_errors(pytester):
+    result = pytester.runpytest_subprocess("--axiom-pairs", "0")
+    result.stderr.fnmatch_lines(["*--axiom-pairs*must be at least 1*"])
+    assert result.ret != 0
+
+
+def test_checkpoint_runs_the_suite_and_reports_identically(pytester, tiny_checkpoint, beir_folder):
+    ckpt = tiny_checkpoint("bert", 2)
+    outputs = []
+    for run in ("a", "b"):
+        out = pytester.path / run
+        result = pytester.runpytest_subprocess("--checkpoint", str(ckpt), "--axiom-corpus", str(beir_folder),
+                                               "--axiom-report-dir", str(out), "-p", "no:cacheprovider")
+        result.assert_outcomes(passed=2)
+        outputs.append((out / "report.json").read_bytes())
+    assert outputs[0] == outputs[1]
+    assert b'"foundation.faithful_eager"' in outputs[0] and b'"score": "diff"' in outputs[0]
+
+
+def test_unloadable_checkpoint_is_an_error_not_a_pass(pytester, tmp_path, beir_folder):
+    result = pytester.runpytest_subprocess("--checkpoint", str(tmp_path / "missing"),
+                                           "--axiom-corpus", str(beir_folder), "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*CheckpointError*does not exist*"])
+    assert result.ret != 0

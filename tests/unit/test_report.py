@@ -1,0 +1,60 @@
+"""Report schema, determinism, Markdown and loading."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from circuits.errors import DatasetError
+from circuits.report import ClaimResult, Report, load_report
+
+
+def make_report() -> Report:
+    report = Report(checkpoint={"name": "m", "layers": 2}, environment={"seed": 0})
+    report.sections["faithfulness"] = {"max_abs_logit_diff": 1.234567891e-7, "pairs": 4}
+    report.add(ClaimResult(id="b.claim", status="fail", value=0.123456789, threshold=">= 0.5", ci=(0.1, 0.2),
+                           paper_value=0.99))
+    report.add(ClaimResult(id="a.claim", status="pass", value=float("nan")))
+    return report
+
+
+def test_json_is_deterministic_sorted_and_rounded():
+    first, second = make_report().to_json(), make_report().to_json()
+    assert first == second
+    data = json.loads(first)
+    assert [c["id"] for c in data["claims"]] == ["a.claim", "b.claim"]
+    assert data["claims"][1]["value"] == 0.123457
+    assert data["claims"][0]["value"] is None  # NaN is not valid JSON
+    assert data["schema_version"] == 1
+
+
+def test_adding_a_claim_twice_keeps_the_last():
+    report = make_report()
+    report.add(ClaimResult(id="a.claim", status="skip"))
+    assert [c.status for c in report.claims if c.id == "a.claim"] == ["skip"]
+
+
+def test_bad_status_is_refused():
+    with pytest.raises(ValueError, match="status 'ok'"):
+        ClaimResult(id="x", status="ok")
+
+
+def test_markdown_has_tables(tmp_path):
+    path = make_report().write(tmp_path)
+    markdown = (tmp_path / "report.md").read_text()
+    assert re.search(r"\|\s*b\.claim\s*\|\s*fail\s*\|\s*0\.1235\s*\|", markdown)
+    assert "## faithfulness" in markdown and "## Claims" in markdown and "0.99" in markdown
+    loaded = load_report(path)
+    assert loaded.to_json() == make_report().to_json()
+
+
+def test_other_schema_and_garbage_are_refused(tmp_path):
+    bad = tmp_path / "report.json"
+    bad.write_text(json.dumps({"schema_version": 99}))
+    with pytest.raises(DatasetError, match="schema 99.*re-run"):
+        load_report(bad)
+    bad.write_text("{not json")
+    with pytest.raises(DatasetError, match="cannot read report"):
+        load_report(bad)
