@@ -33,6 +33,21 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from axiomtests.gate import compare
+    from circuits.report import load_report
+
+    reports = [load_report(p) for p in args.reports]
+    names = [Path(p).parent.name or Path(p).stem for p in args.reports]
+    table, regressions = compare(reports, names)
+    sys.stdout.write(table)
+    for line in regressions:
+        sys.stdout.write(f"regression: {line}\n")
+    return 1 if regressions and args.fail_on_regression else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="axiomtests", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="build (or reuse) the embedded default checkpoint")
     build.add_argument("--force", action="store_true", help="rebuild even if cached")
     build.set_defaults(func=_build)
+    comp = sub.add_parser("compare", help="put reports side by side; the first is the baseline")
+    comp.add_argument("reports", nargs="+", metavar="REPORT_JSON")
+    comp.add_argument("--fail-on-regression", action="store_true",
+                      help="exit 1 when a later report regresses against the first")
+    comp.set_defaults(func=_compare)
     return parser
 
 

@@ -10,7 +10,8 @@ Selection rules (seeded with ``random.Random(f"{seed}/{axiom}/...")``, never loo
 
 * TFC1 / STMC1: queries in seeded order; per query one term, drawn uniformly among its eligible terms
   (:func:`~axiomtests.perturb.eligible_terms`) that have a WordNet candidate; then up to
-  ``tfc1_docs_per_stratum`` passages drawn from each stratum (term absent: 0->1; present: k->k+1).
+  ``tfc1_docs_per_stratum`` passages drawn from each stratum (term absent: 0->1; present: k->k+1),
+  until each stratum holds ``tfc1_pairs_per_stratum`` pairs.
   STMC1 uses the same (query, passage, term) and appends the best candidate instead.
 * TFC2: queries in seeded order; terms that WordNet lists as nouns, in seeded order; the first passage (in
   retrieval order) with ``levels`` occurrences in a short run of sentences gives both variants.
@@ -57,9 +58,9 @@ LICENSE_NOTE = ("The built files hold MS MARCO text under research-only terms: k
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """Sizes and text limits of a build (defaults keep patching cheap: about 128 TFC1/STMC1 pairs)."""
+    """Sizes and text limits of a build (defaults keep patching cheap: 128 TFC1 and 128 STMC1 pairs)."""
 
-    tfc1_queries: int = 64
+    tfc1_pairs_per_stratum: int = 64
     tfc1_docs_per_stratum: int = 1
     tfc2_queries: int = 50
     lnc1_queries: int = 50
@@ -139,9 +140,9 @@ def _tfc1_stmc1(by_query: Mapping[str, list[P.BasePair]], *, tokenizer: PreTrain
                 skips: _Skips) -> tuple[list[P.Pair], list[P.Pair]]:
     tfc1: list[P.Pair] = []
     stmc1: list[P.Pair] = []
-    n_queries = 0
+    room = {"0->1": cfg.tfc1_pairs_per_stratum, "k->k+1": cfg.tfc1_pairs_per_stratum}
     for query_id in _order(seed, "TFC1", list(by_query)):
-        if n_queries == cfg.tfc1_queries:
+        if not any(room.values()):
             break
         query = by_query[query_id][0].query
         eligible, skipped = P.eligible_terms(query, tokenizer)
@@ -166,9 +167,9 @@ def _tfc1_stmc1(by_query: Mapping[str, list[P.BasePair]], *, tokenizer: PreTrain
                 skips.add("TFC1", exc.kind)
                 continue
             strata[pair.stratum].append((pair, twin))
-        chosen = [p for group in strata.values() for p in rng.sample(group, min(cfg.tfc1_docs_per_stratum, len(group)))]
-        if chosen:
-            n_queries += 1
+        for stratum, group in strata.items():
+            chosen = rng.sample(group, min(cfg.tfc1_docs_per_stratum, len(group), room[stratum]))
+            room[stratum] -= len(chosen)
             tfc1 += [p for p, _ in chosen]
             stmc1 += [t for _, t in chosen]
     return tfc1, stmc1

@@ -25,6 +25,18 @@ def parse_device(value: str) -> str:
     return value
 
 
+def parse_claim_selection(value: str) -> tuple[str, ...]:
+    from fnmatch import fnmatch
+
+    from axiomtests.claims import CLAIMS
+
+    parts = tuple(p.strip() for p in value.split(",") if p.strip())
+    for part in parts:
+        if not any(fnmatch(claim_id, part) for claim_id in CLAIMS):
+            raise argparse.ArgumentTypeError(f"{part!r} matches no claim; claims: {', '.join(sorted(CLAIMS))}")
+    return parts
+
+
 def add_model_options(addoption: AddOption, prefix: str = "axiom-") -> None:
     """Options that choose and load the checkpoint."""
     addoption("--checkpoint", metavar="DIR_OR_HUB_ID", default=None,

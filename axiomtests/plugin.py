@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from axiomtests.options import add_model_options, add_run_options
+from axiomtests.options import add_model_options, add_run_options, parse_claim_selection
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -19,6 +19,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_run_options(group.addoption)
     group.addoption("--axiom-report-dir", metavar="DIR", default=None,
                     help="Write report.json and report.md here. Default: no report")
+    group.addoption("--axiom-baseline", metavar="REPORT_JSON", default=None,
+                    help="Gate against this report: claims failing there too are known findings (xfail); a claim "
+                         "that passed there and fails now, or whose value weakened beyond its tolerance, fails. "
+                         "Default: no baseline (a failing claim fails its test)")
+    group.addoption("--axiom-claims", metavar="IDS", default=None, type=parse_claim_selection,
+                    help="Comma-separated claim ids or globs to run (e.g. 'axiom.*,idf.u0'). Default: all")
 
 
 @dataclass
@@ -35,8 +41,11 @@ class AxiomSession:
     pairs: int
     report_dir: str | None
     corpus: str | None
+    baseline: str | None
+    claims: tuple[str, ...] | None
     _model: Any = field(default=None, repr=False)
     _report: Any = field(default=None, repr=False)
+    _baseline: Any = field(default=None, repr=False)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "AxiomSession":
@@ -44,7 +53,7 @@ class AxiomSession:
         return cls(checkpoint=get("checkpoint"), tokenizer=get("axiom_tokenizer"), revision=get("axiom_revision"),
                    allow_pickle=get("axiom_allow_pickle"), device=get("axiom_device"), score=get("axiom_score"),
                    seed=get("axiom_seed"), pairs=get("axiom_pairs"), report_dir=get("axiom_report_dir"),
-                   corpus=get("axiom_corpus"))
+                   corpus=get("axiom_corpus"), baseline=get("axiom_baseline"), claims=get("axiom_claims"))
 
     def resolved_checkpoint(self) -> str:
         """The checkpoint under test: ``--checkpoint`` or the embedded default (built on first use)."""
@@ -64,6 +73,14 @@ class AxiomSession:
                 device=self.device, score=self.score, tokenizer=self.tokenizer)
         return self._model
 
+    def baseline_report(self):
+        """The baseline report of ``--axiom-baseline``, read once (None without one)."""
+        if self.baseline and self._baseline is None:
+            from circuits.report import load_report
+
+            self._baseline = load_report(self.baseline)
+        return self._baseline
+
     def report(self):
         """The run's Report, created with the checkpoint and environment sections on first use."""
         if self._report is None:
@@ -74,7 +91,12 @@ class AxiomSession:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from axiomtests.claims import CLAIMS
+
     config._axiom_session = AxiomSession.from_config(config)  # type: ignore[attr-defined]
+    config.addinivalue_line("markers", "claim(id): the test checks this claim of the registry")
+    for claim_id, claim in CLAIMS.items():
+        config.addinivalue_line("markers", f"{marker_name(claim_id)}: {claim.statement}")
     if config.getoption("checkpoint"):
         _collect_suite(config)
 
@@ -119,3 +141,43 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     path = axiom._report.write(axiom.report_dir)
     session.config.get_terminal_writer().line(f"axiomtests report: {path} and {path.with_suffix('.md')}")
+
+
+def marker_name(claim_id: str) -> str:
+    """The per-claim marker: ``rsh.path_to_logit`` -> ``rsh_path_to_logit`` (``pytest -m rsh_path_to_logit``)."""
+    return claim_id.replace(".", "_")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from fnmatch import fnmatch
+
+    selection = config._axiom_session.claims  # type: ignore[attr-defined]
+    keep, drop = [], []
+    for item in items:
+        mark = item.get_closest_marker("claim")
+        if mark is None:
+            keep.append(item)
+            continue
+        claim_id = mark.args[0]
+        item.add_marker(marker_name(claim_id))
+        (keep if selection is None or any(fnmatch(claim_id, s) for s in selection) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def check_claim(request: pytest.FixtureRequest, axiom_session: AxiomSession, axiom_report):
+    """Record a ClaimResult in the report and end the test by the baseline gate's verdict."""
+    from axiomtests.claims import CLAIMS
+    from axiomtests.gate import judge
+
+    def check(result) -> None:
+        axiom_report.add(result)
+        verdict = judge(result, CLAIMS[result.id], axiom_session.baseline_report())
+        if verdict.outcome == "finding":
+            pytest.xfail(verdict.message)
+        if verdict.outcome in ("fail", "regression"):
+            pytest.fail(verdict.message, pytrace=False)
+
+    return check

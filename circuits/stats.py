@@ -132,6 +132,8 @@ def estimate_effects(patched: Array, baseline: Array, perturbed: Array, groups: 
     ([1.0], 2, 0)
     """
     patched = np.asarray(patched, dtype=np.float64)
+    if len(groups) != patched.shape[0]:
+        raise InputError(f"{len(groups)} group ids for {patched.shape[0]} pairs: pass one query id per pair")
     kept = delta_mask(baseline, perturbed, delta)
     if not kept.any():
         nan = np.full(patched.shape[1:], np.nan)

@@ -1,0 +1,100 @@
+"""Claims as data: the registry in ``claims.toml``, thresholds, and turning a measured value into a result.
+
+A claim is immutable; its ``repr`` is ``Claim('rsh.path_to_logit')`` and parses back through ``CLAIMS``.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from circuits.errors import AxiomError
+from circuits.report import ClaimResult
+
+_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+_THRESHOLD = re.compile(r"^\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$")
+
+
+class ClaimConfigError(AxiomError):
+    """The claims registry or a claim selection is invalid."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A comparison such as ``>= 0.75``."""
+
+    op: str
+    bound: float
+
+    @classmethod
+    def parse(cls, text: str) -> "Threshold":
+        match = _THRESHOLD.match(text)
+        if not match:
+            raise ClaimConfigError(f"threshold {text!r} is not of the form '>= 0.5' (ops: {', '.join(_OPS)})")
+        return cls(match.group(1), float(match.group(2)))
+
+    def holds(self, value: float) -> bool:
+        return value == value and _OPS[self.op](value, self.bound)  # NaN never holds
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.bound:g}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the paper, stated so that any checkpoint can be tested against it."""
+
+    id: str
+    statement: str
+    provenance: str
+    metric: str
+    threshold: Threshold
+    why: str
+    paper_value: float | str | None = None
+    paper_expectation: str | None = None  # the statement for the paper's own checkpoint, its head indices
+    tolerance: float = 0.1  # allowed drop against a baseline report before it counts as a regression
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Claim({self.id!r})"
+
+    def result(self, value: float, *, ci: tuple[float, float] | None = None, **details: Any) -> ClaimResult:
+        """The ClaimResult of a measured ``value``: pass when the threshold holds."""
+        return ClaimResult(id=self.id, status="pass" if self.threshold.holds(value) else "fail", value=value,
+                           threshold=str(self.threshold), ci=ci, paper_value=self.paper_value,
+                           statement=self.statement, provenance=self.provenance, details=details)
+
+    def skipped(self, reason: str) -> ClaimResult:
+        return ClaimResult(id=self.id, status="skip", threshold=str(self.threshold), paper_value=self.paper_value,
+                           statement=self.statement, provenance=self.provenance, details={"reason": reason})
+
+
+def load_claims(text: str | None = None) -> dict[str, Claim]:
+    """The registry: parsed from ``text`` or from the packaged ``claims.toml``."""
+    if text is None:
+        text = resources.files("axiomtests").joinpath("claims.toml").read_text()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ClaimConfigError(f"claims registry is not valid TOML: {exc}") from None
+    claims: dict[str, Claim] = {}
+    known = set(Claim.__dataclass_fields__)
+    for entry in data.get("claim", []):
+        unknown = set(entry) - known
+        if unknown:
+            raise ClaimConfigError(f"claim {entry.get('id')!r} has unknown keys {sorted(unknown)}; "
+                                   f"allowed: {sorted(known)}")
+        missing = {"id", "statement", "provenance", "metric", "threshold", "why"} - set(entry)
+        if missing:
+            raise ClaimConfigError(f"claim {entry.get('id')!r} lacks {sorted(missing)}")
+        if entry["id"] in claims:
+            raise ClaimConfigError(f"claim {entry['id']!r} is defined twice")
+        claims[entry["id"]] = Claim(**{**entry, "threshold": Threshold.parse(entry["threshold"])})
+    return claims
+
+
+CLAIMS = load_claims()
