@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import os
 import random
 import shutil
@@ -42,6 +43,7 @@ RECIPE: dict[str, Any] = {
     "name": "minilm-l6-rag24-ce",
     "version": 1,  # bump when the training code changes what a recipe produces
     "seed": 0,
+    "split_seed": 0,
     "holdout": 0.2,
     "passage_words": [40, 70],
     "max_length": 128,
@@ -49,6 +51,9 @@ RECIPE: dict[str, Any] = {
     "queries_per_step": 4,
     "hard_negatives": 4,
     "random_negatives": 3,
+    "group_sampler": "cited_first",
+    "rank_prior": 0.0,
+    "grade_temperature": 0.5,
     "loss_weights": {"listwise": 1.0, "bce": 0.0, "distill": 0.0},
     "logit_scale": 1.0,
     "distill_scale": 20.0,
@@ -173,13 +178,26 @@ def _prepare(recipe: dict[str, Any]) -> _Split:
     corpus = load_corpus()
     lo, hi = recipe["passage_words"]
     passages = {d: cut_passage(text, lo, hi) for d, text in corpus.docs.items()}
-    train, test = split_queries(corpus, recipe["holdout"], recipe["seed"])
+    train, test = split_queries(corpus, recipe["holdout"], recipe["split_seed"])
     return _Split(corpus, passages, train, test)
 
 
-def _groups(split: _Split, recipe: dict[str, Any], rng: random.Random) -> Iterator[list[tuple[str, str]]]:
-    """Endless seeded stream of (query, doc id) groups: one cited passage first, then retrieved-but-uncited
-    (hard) and random passages of other training queries (easy) as negatives."""
+@dataclass(frozen=True)
+class _Group:
+    qid: str
+    docs: list[str]
+    target: list[float]  # listwise target distribution over ``docs``
+    labels: list[float]  # 1.0 for human-cited passages
+
+
+def _groups(split: _Split, recipe: dict[str, Any], rng: random.Random) -> Iterator[_Group]:
+    """Endless seeded stream of per-query groups over shuffled epochs of the training queries.
+
+    ``cited_first``: one cited passage (target 1), then retrieved-but-uncited (hard) and random passages of
+    other training queries (easy) as negatives. ``retrieved``: ``hard_negatives + 1`` passages drawn from
+    the query's retrieved list plus random ones, with target ``softmax(grade / grade_temperature)`` where
+    grade = cited + rank_prior * (1 - rank / (n - 1)) for retrieved passages and -1 for random ones.
+    """
     corpus = split.corpus
     pool = sorted({d for q in split.train for d in corpus.retrieved[q]})
     n_hard, n_rand = recipe["hard_negatives"], recipe["random_negatives"]
@@ -187,20 +205,32 @@ def _groups(split: _Split, recipe: dict[str, Any], rng: random.Random) -> Iterat
         order = list(split.train)
         rng.shuffle(order)
         for qid in order:
-            retrieved = corpus.retrieved[qid]
-            cited = [d for d in retrieved if corpus.qrels.get(qid, {}).get(d, 0) > 0]
-            uncited = [d for d in retrieved if d not in corpus.qrels.get(qid, {})]
-            if not cited:
-                continue
-            hard = rng.sample(uncited, min(n_hard, len(uncited)))
+            retrieved, labels = corpus.retrieved[qid], corpus.qrels.get(qid, {})
+            cited = [d for d in retrieved if labels.get(d, 0) > 0]
+            if recipe["group_sampler"] == "cited_first":
+                if not cited:
+                    continue
+                uncited = [d for d in retrieved if d not in labels]
+                picked = [rng.choice(cited), *rng.sample(uncited, min(n_hard, len(uncited)))]
+            else:
+                picked = rng.sample(retrieved, min(n_hard + 1, len(retrieved)))
             taken = set(retrieved)
             easy: list[str] = []
-            while len(easy) < n_rand + n_hard - len(hard):
+            while len(picked) + len(easy) < 1 + n_hard + n_rand:
                 doc = rng.choice(pool)
                 if doc not in taken:
                     taken.add(doc)
                     easy.append(doc)
-            yield [(qid, d) for d in [rng.choice(cited), *hard, *easy]]
+            docs = picked + easy
+            if recipe["group_sampler"] == "cited_first":
+                target = [1.0] + [0.0] * (len(docs) - 1)
+            else:
+                rank = {d: i for i, d in enumerate(retrieved)}
+                grades = [float(labels.get(d, 0) > 0) + recipe["rank_prior"] * (1 - rank[d] / (len(retrieved) - 1))
+                          for d in picked] + [-1.0] * len(easy)
+                weights = [math.exp(g / recipe["grade_temperature"]) for g in grades]
+                target = [w / sum(weights) for w in weights]
+            yield _Group(qid, docs, target, [float(labels.get(d, 0) > 0) for d in docs])
 
 
 # --------------------------------------------------------------------------- training
@@ -222,18 +252,19 @@ def _load_cross_encoder(base: Path, recipe: dict[str, Any]) -> tuple[Any, Any]:
     return tokenizer, model.float()
 
 
-def _loss(logits: torch.Tensor, teacher: torch.Tensor | None, recipe: dict[str, Any]) -> torch.Tensor:
-    """``logits``: [groups, 1 + negatives], positive first; ``teacher``: bi-encoder cosines, same shape."""
+def _loss(logits: torch.Tensor, groups: Sequence[_Group], teacher: torch.Tensor | None,
+          recipe: dict[str, Any]) -> torch.Tensor:
+    """``logits``: [groups, group size]; ``teacher``: the bi-encoder's cosines, same shape."""
     weights = recipe["loss_weights"]
     scaled = logits / recipe["logit_scale"]
     loss = logits.new_zeros(())
     if weights["listwise"]:
-        target = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
-        loss = loss + weights["listwise"] * torch.nn.functional.cross_entropy(scaled, target)
+        target = torch.tensor([g.target for g in groups], device=logits.device)
+        listwise = -(target * torch.log_softmax(scaled, dim=1)).sum(dim=1).mean()
+        loss = loss + weights["listwise"] * listwise
     if weights["bce"]:
-        labels = torch.zeros_like(scaled)
-        labels[:, 0] = 1.0
-        pos_weight = torch.tensor(float(scaled.shape[1] - 1), device=logits.device)
+        labels = torch.tensor([g.labels for g in groups], device=logits.device)
+        pos_weight = ((1 - labels).sum() / labels.sum().clamp(min=1)).detach()
         loss = loss + weights["bce"] * torch.nn.functional.binary_cross_entropy_with_logits(
             scaled, labels, pos_weight=pos_weight)
     if weights["distill"]:
@@ -266,13 +297,12 @@ def _train(split: _Split, base: Path, recipe: dict[str, Any], device: str = "cpu
     model.train()
     for _ in tqdm(range(steps), desc="fine-tuning", unit="step"):
         batch = [next(groups) for _ in range(recipe["queries_per_step"])]
-        pairs = [pair for group in batch for pair in group]
-        queries = [corpus.queries[q] for q, _ in pairs]
-        passages = [split.passages[d] for _, d in pairs]
+        queries = [corpus.queries[g.qid] for g in batch for _ in g.docs]
+        passages = [split.passages[d] for g in batch for d in g.docs]
         logits = model(**_encode(tokenizer, queries, passages, recipe["max_length"], device)).logits
         logits = logits.view(len(batch), -1)
         cosines = teacher.cosines(queries, passages).view(len(batch), -1) if teacher else None
-        loss = _loss(logits, cosines, recipe)
+        loss = _loss(logits, batch, cosines, recipe)
         loss.backward()
         optimizer.step()
         schedule.step()
@@ -322,22 +352,24 @@ def _cross_scores(tokenizer: Any, model: Any, queries: Sequence[str], passages: 
     return torch.cat(out).numpy().astype(np.float64)
 
 
-def _tfc1_pairs(split: _Split, recipe: dict[str, Any], tokenizer: Any) -> list[tuple[str, str, str]]:
-    """(query, passage, passage + appended non-stopword query word) for sampled held-out documents,
-    kept only when the longer input still fits ``max_length`` untruncated."""
-    rng = random.Random(recipe["seed"])
+def _tfc1_pairs(split: _Split, recipe: dict[str, Any], tokenizer: Any) -> list[tuple[str, str, str, str]]:
+    """(query, passage, passage + a non-stopword query word, passage + a control word from another
+    held-out query) for sampled held-out documents, kept when both inputs fit ``max_length``."""
+    rng = random.Random(recipe["split_seed"])
+    terms = {q: sorted({w for w in words(split.corpus.queries[q]) if w not in ENGLISH_STOPWORDS and w.isalpha()})
+             for q in split.test}
+    vocabulary = sorted({w for ws in terms.values() for w in ws})
     pairs = []
     for qid in split.test:
-        query = split.corpus.queries[qid]
-        terms = sorted({w for w in words(query) if w not in ENGLISH_STOPWORDS and w.isalpha()})
-        if not terms:
+        query, retrieved = split.corpus.queries[qid], split.corpus.retrieved[qid]
+        if not terms[qid]:
             continue
-        retrieved = split.corpus.retrieved[qid]
+        controls = [w for w in vocabulary if w not in set(words(query))]
         for doc in rng.sample(retrieved, min(recipe["tfc1_docs_per_query"], len(retrieved))):
             passage = split.passages[doc]
-            perturbed = f"{passage} {rng.choice(terms)}"
-            if len(tokenizer(query, perturbed)["input_ids"]) <= recipe["max_length"]:
-                pairs.append((query, passage, perturbed))
+            term, control = f"{passage} {rng.choice(terms[qid])}", f"{passage} {rng.choice(controls)}"
+            if max(len(tokenizer(query, p)["input_ids"]) for p in (term, control)) <= recipe["max_length"]:
+                pairs.append((query, passage, term, control))
     return pairs
 
 
@@ -359,8 +391,9 @@ def _evaluate_cross_encoder(split: _Split, tokenizer: Any, model: Any, recipe: d
     scores = _cross_scores(tokenizer, model, queries, [split.passages[d] for _, d in pairs], recipe["max_length"])
     tfc1 = _tfc1_pairs(split, recipe, tokenizer)
     tfc1_queries = [t[0] for t in tfc1]
-    delta = (_cross_scores(tokenizer, model, tfc1_queries, [t[2] for t in tfc1], recipe["max_length"])
-             - _cross_scores(tokenizer, model, tfc1_queries, [t[1] for t in tfc1], recipe["max_length"]))
+    baseline, with_term, with_control = (
+        _cross_scores(tokenizer, model, tfc1_queries, [t[i] for t in tfc1], recipe["max_length"]) for i in (1, 2, 3))
+    delta, control = with_term - baseline, with_control - baseline
     spread = float(np.std(scores))
     median = float(np.median(np.abs(delta)))
     return {
@@ -374,6 +407,9 @@ def _evaluate_cross_encoder(split: _Split, tokenizer: Any, model: Any, recipe: d
             "share_abs_delta_gt_1": round(float(np.mean(np.abs(delta) > 1.0)), 4),
             "share_positive": round(float(np.mean(delta > 0)), 4),
             "median_abs_delta_over_logit_std": round(median / spread, 4),
+            "control_median_abs_delta": round(float(np.median(np.abs(control))), 4),
+            "control_share_positive": round(float(np.mean(control > 0)), 4),
+            "share_term_above_control": round(float(np.mean(delta > control)), 4),
         },
     }
 

@@ -13,8 +13,9 @@ Selection rules (seeded with ``random.Random(f"{seed}/{axiom}/...")``, never loo
   ``tfc1_docs_per_stratum`` passages drawn from each stratum (term absent: 0->1; present: k->k+1),
   until each stratum holds ``tfc1_pairs_per_stratum`` pairs.
   STMC1 uses the same (query, passage, term) and appends the best candidate instead.
-* TFC2: queries in seeded order; terms that WordNet lists as nouns, in seeded order; the first passage (in
-  retrieval order) with ``levels`` occurrences in a short run of sentences gives both variants.
+* TFC2: queries in seeded order; terms that are mainly nouns in WordNet (at least as many noun senses as
+  all others together), in seeded order; the first passage (in retrieval order) with ``levels``
+  occurrences in a short run of sentences gives both variants.
 * LNC1: queries in seeded order; a seeded relevant passage (any, if none is judged); sentences from the
   passages of another query (seeded), neither retrieved for nor judged for this one.
 * FILLER: one control per padded pair (:func:`~axiomtests.perturb.filler_control`).
@@ -175,6 +176,11 @@ def _tfc1_stmc1(by_query: Mapping[str, list[P.BasePair]], *, tokenizer: PreTrain
     return tfc1, stmc1
 
 
+def _mainly_noun(counts: Mapping[str, int]) -> bool:
+    """WordNet has at least as many noun senses as all other senses together (so a pronoun can stand in)."""
+    return counts["n"] > 0 and counts["n"] >= sum(n for pos, n in counts.items() if pos != "n")
+
+
 def _tfc2(by_query: Mapping[str, list[P.BasePair]], *, tokenizer: PreTrainedTokenizerBase, seed: int,
           cfg: BuildConfig, skips: _Skips) -> list[P.Pair]:
     wn = wordnet()
@@ -184,14 +190,14 @@ def _tfc2(by_query: Mapping[str, list[P.BasePair]], *, tokenizer: PreTrainedToke
         if n_queries == cfg.tfc2_queries:
             break
         eligible, _ = P.eligible_terms(by_query[query_id][0].query, tokenizer)
-        nouns = [t for t in eligible if wn.synsets(t, "n")]
+        nouns = [t for t in eligible if _mainly_noun(wn.pos_counts(t))]
         random.Random(f"{seed}/TFC2/{query_id}").shuffle(nouns)
         found = _first_tfc2(by_query[query_id], nouns, tokenizer=tokenizer, cfg=cfg, skips=skips)
         if found:
             n_queries += 1
             out += found
         else:
-            skips.add("TFC2", "query: no noun term with a passage of enough occurrences")
+            skips.add("TFC2", "query: no mainly-noun term with a passage of enough occurrences")
     return out
 
 
@@ -204,7 +210,7 @@ def _first_tfc2(bases: list[P.BasePair], nouns: list[str], *, tokenizer: PreTrai
                 return [pair for variant in P.TFC2_VARIANTS for pair in P.tfc2_pairs(
                     base, term, tokenizer=tokenizer, variant=variant, pronoun=pronoun, levels=cfg.levels,
                     max_words=cfg.tfc2_max_words, filler=cfg.filler,
-                    details={"term_rule": "seeded order over eligible WordNet nouns; first passage that fits"})]
+                    details={"term_rule": "seeded order over eligible, mainly-noun terms; first passage that fits"})]
             except P.NotApplicable as exc:
                 if exc.kind != "no_window":
                     skips.add("TFC2", exc.kind)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +36,11 @@ if TYPE_CHECKING:
     from axiomtests.corpus import Corpus
 
 __all__ = [
-    "GENERATOR_VERSION", "AXIOMS", "DEFAULT_FILLER", "NotApplicable", "BasePair", "Filler", "Pair",
+    "GENERATOR_VERSION", "AXIOMS", "DEFAULT_FILLER", "TFC2_VARIANTS", "NotApplicable", "BasePair", "Filler", "Pair",
     "Candidate", "ReferenceEmbedding", "filler_token", "split_sentences", "cut_at_sentence", "base_set", "query_terms",
     "eligible_terms", "term_count", "token_term_count", "synonym_candidates", "tfc1_pair", "stmc1_pair",
-    "tfc2_window", "tfc2_pronoun", "tfc2_pairs", "irrelevant_sentences", "lnc1_pairs", "filler_control", "pair_problems",
+    "tfc2_window", "tfc2_pronoun", "tfc2_pairs", "irrelevant_sentences", "lnc1_pairs", "filler_control",
+    "pair_problems",
     "validate_pair",
 ]
 
@@ -210,9 +212,14 @@ def query_terms(query: str) -> list[str]:
     return [w for w in dict.fromkeys(words(query)) if w not in STOPWORDS]
 
 
+@lru_cache(maxsize=1 << 16)
+def _piece_ids(tokenizer: PreTrainedTokenizerBase, word: str) -> tuple[int, ...]:
+    return tuple(tokenizer(" " + word, add_special_tokens=False)["input_ids"])
+
+
 def _pieces(tokenizer: PreTrainedTokenizerBase, word: str) -> list[int]:
     """Token ids of ``word`` as it appears inside a text (after a space)."""
-    return list(tokenizer(" " + word, add_special_tokens=False)["input_ids"])
+    return list(_piece_ids(tokenizer, word))
 
 
 def eligible_terms(query: str, tokenizer: PreTrainedTokenizerBase) -> tuple[list[str], dict[str, str]]:
@@ -255,7 +262,9 @@ class _Encoding:
         return [i for i, s in enumerate(self.segments) if s == 1]
 
 
+@lru_cache(maxsize=1 << 13)
 def _encode(tokenizer: PreTrainedTokenizerBase, query: str, document: str) -> _Encoding:
+    """The (query, document) input; cached, so callers must not modify the lists."""
     enc = tokenizer(query, document, return_offsets_mapping=True, truncation=False, verbose=False)
     return _Encoding(list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]], enc.sequence_ids())
 
@@ -295,7 +304,7 @@ def filler_token(tokenizer: PreTrainedTokenizerBase, text: str) -> tuple[str, in
     return tokenizer.convert_ids_to_tokens(ids)[0], ids[0]
 
 
-def _aligned(tokenizer: PreTrainedTokenizerBase, *, id: str, axiom: str, variant: str, base: BasePair,
+def _aligned(tokenizer: PreTrainedTokenizerBase, *, pair_id: str, axiom: str, variant: str, base: BasePair,
              document: str, perturbed: str, term: str, inserted: str, stratum: str, levels: tuple[int, int],
              tfs: tuple[int | None, int | None], filler: str, details: dict[str, Any]) -> Pair:
     token, token_id = filler_token(tokenizer, filler)
@@ -309,8 +318,9 @@ def _aligned(tokenizer: PreTrainedTokenizerBase, *, id: str, axiom: str, variant
     baseline = document + filler * count
     len_baseline = len(_encode(tokenizer, base.query, baseline).ids)
     if len_baseline != len_perturbed:
-        raise NotApplicable("misaligned", f"padding with {count} x {filler!r} gives {len_baseline} tokens, not {len_perturbed}")
-    return Pair(id, axiom, variant, base.query_id, base.doc_id, base.query, document, baseline, perturbed,
+        raise NotApplicable("misaligned",
+                            f"padding with {count} x {filler!r} gives {len_baseline} tokens, not {len_perturbed}")
+    return Pair(pair_id, axiom, variant, base.query_id, base.doc_id, base.query, document, baseline, perturbed,
                 term, inserted, stratum, levels[0], levels[1], tfs[0], tfs[1],
                 Filler(filler, token, token_id, count, len_doc - 1 if count else -1),
                 len_baseline, len_perturbed, details)
@@ -327,7 +337,7 @@ def tfc1_pair(base: BasePair, term: str, *, tokenizer: PreTrainedTokenizerBase, 
     Examples
     --------
     >>> pair = tfc1_pair(base, "trauma", tokenizer=tokenizer)          # doctest: +SKIP
-    >>> pair.perturbed == pair.document + " trauma", pair.baseline == pair.document + " a"
+    >>> pair.perturbed == pair.document + " trauma", pair.baseline == pair.document + " a"  # doctest: +SKIP
     (True, True)
     """
     if term not in query_terms(base.query):
@@ -337,7 +347,7 @@ def tfc1_pair(base: BasePair, term: str, *, tokenizer: PreTrainedTokenizerBase, 
     tf = _counts(tokenizer, base.query, base.document, term)
     if _counts(tokenizer, base.query, perturbed, term) != tf + 1:
         raise NotApplicable("count_changed", f"appending {term!r} does not add exactly one occurrence")
-    return _aligned(tokenizer, id=f"TFC1/{base.query_id}/{base.doc_id}", axiom="TFC1", variant="", base=base,
+    return _aligned(tokenizer, pair_id=f"TFC1/{base.query_id}/{base.doc_id}", axiom="TFC1", variant="", base=base,
                     document=base.document, perturbed=perturbed, term=term, inserted=term,
                     stratum="0->1" if tf == 0 else "k->k+1", levels=(tf, tf + 1), tfs=(tf, tf + 1),
                     filler=filler, details=dict(details or {}))
@@ -370,6 +380,7 @@ class ReferenceEmbedding:
         self.matrix = matrix.astype(np.float64)
         self.tokenizer = tokenizer
         self.description = dict(description)
+        self._vectors: dict[str, np.ndarray] = {}
 
     def __repr__(self) -> str:
         return f"ReferenceEmbedding({self.description['name']}, shape={self.matrix.shape})"
@@ -401,9 +412,11 @@ class ReferenceEmbedding:
         return cls(matrix, AutoTokenizer.from_pretrained(str(model_dir)), description)
 
     def vector(self, word: str) -> np.ndarray:
-        """The mean of ``word``'s wordpiece rows."""
-        ids = self.tokenizer(word, add_special_tokens=False)["input_ids"]
-        return self.matrix[ids].mean(axis=0)
+        """The mean of ``word``'s wordpiece rows (cached per word)."""
+        if word not in self._vectors:
+            ids = self.tokenizer(word, add_special_tokens=False)["input_ids"]
+            self._vectors[word] = self.matrix[ids].mean(axis=0)
+        return self._vectors[word]
 
     def cosine(self, a: str, b: str) -> float:
         """Cosine similarity of two words' vectors."""
@@ -450,7 +463,7 @@ def stmc1_pair(base: BasePair, term: str, candidates: Sequence[Candidate], *,
     info = {**(details or {}), "synonym": best.word, "relation": best.relation, "cosine": best.cosine,
             "synonym_pieces": best.pieces, "n_candidates": len(candidates),
             "candidates": [[c.word, c.relation, c.cosine, c.pieces] for c in candidates[:MAX_CANDIDATES_RECORDED]]}
-    return _aligned(tokenizer, id=f"STMC1/{base.query_id}/{base.doc_id}", axiom="STMC1", variant="", base=base,
+    return _aligned(tokenizer, pair_id=f"STMC1/{base.query_id}/{base.doc_id}", axiom="STMC1", variant="", base=base,
                     document=base.document, perturbed=perturbed, term=term, inserted=best.word,
                     stratum="tf=0" if tf == 0 else "tf>=1", levels=(synonym_tf, synonym_tf + 1), tfs=(tf, tf),
                     filler=filler, details=info)
@@ -513,7 +526,8 @@ def tfc2_pairs(base: BasePair, term: str, *, tokenizer: PreTrainedTokenizerBase,
         raise ValueError(f"pronoun {pronoun!r} must be one token and differ from the term")
     window = tfc2_window(base.passage, term, levels=levels, max_words=max_words)
     if window is None:
-        raise NotApplicable("no_window", f"no run of sentences with {levels} occurrences of {term!r} in {max_words} words")
+        raise NotApplicable("no_window",
+                            f"no run of sentences with {levels} occurrences of {term!r} in {max_words} words")
     _counts(tokenizer, base.query, window, term)
     if variant == "pronoun":
         texts = [_keep_first(window, term, k, pronoun) for k in range(levels + 1)]
@@ -526,10 +540,10 @@ def tfc2_pairs(base: BasePair, term: str, *, tokenizer: PreTrainedTokenizerBase,
     pairs = []
     for k in range(levels):
         if [_counts(tokenizer, base.query, texts[j], term) for j in (k, k + 1)] != [k, k + 1]:
-            raise NotApplicable("count_changed", f"the {variant} documents for k={k} do not hold exactly {k} and {k + 1} "
-                                f"occurrences of {term!r}")
+            raise NotApplicable("count_changed", f"the {variant} documents for k={k} do not hold exactly {k} and "
+                                f"{k + 1} occurrences of {term!r}")
         pairs.append(_aligned(
-            tokenizer, id=f"TFC2/{variant}/{base.query_id}/{base.doc_id}/{k}-{k + 1}", axiom="TFC2",
+            tokenizer, pair_id=f"TFC2/{variant}/{base.query_id}/{base.doc_id}/{k}-{k + 1}", axiom="TFC2",
             variant=variant, base=base, document=texts[k], perturbed=texts[k + 1], term=term, inserted=term,
             stratum=f"{variant}:{k}->{k + 1}", levels=(k, k + 1), tfs=(k, k + 1), filler=filler,
             details=dict(info)))
@@ -537,10 +551,9 @@ def tfc2_pairs(base: BasePair, term: str, *, tokenizer: PreTrainedTokenizerBase,
 
 
 def tfc2_pronoun(term: str, wn: WordNet | None = None) -> str:
-    """The pronoun that stands in for ``term`` in TFC2: ``"they"`` for a plural noun form (WordNet lists
-    a base form but not the term itself as a noun), else ``"it"``."""
-    forms = (wn or wordnet()).morphy(term, "n")
-    return "they" if forms and term not in forms else "it"
+    """The pronoun that stands in for ``term`` in TFC2: ``"they"`` when WordNet's morphy finds a noun base
+    form other than the term (a plural: "devices", "women"), else ``"it"``."""
+    return "they" if any(form != term for form in (wn or wordnet()).morphy(term, "n")) else "it"
 
 
 # --------------------------------------------------------------------------- LNC1
@@ -583,12 +596,13 @@ def lnc1_pairs(base: BasePair, sentences: Sequence[tuple[str, str]], *, tokenize
         raise ValueError("lnc1_pairs needs at least one sentence to append")
     for doc_id, sentence in sentences:
         if _shares_query_term(base.query, sentence):
-            raise NotApplicable("shares_query_term", f"the sentence from {doc_id} shares a query term with {base.query!r}")
+            raise NotApplicable("shares_query_term",
+                                f"the sentence from {doc_id} shares a query term with {base.query!r}")
     texts = [base.document]
     for _, sentence in sentences:
         texts.append(f"{texts[-1]} {sentence}")
     info = {**(details or {}), "sentence_sources": [doc_id for doc_id, _ in sentences], "levels": len(sentences)}
-    return [_aligned(tokenizer, id=f"LNC1/{base.query_id}/{base.doc_id}/{i}-{i + 1}", axiom="LNC1", variant="",
+    return [_aligned(tokenizer, pair_id=f"LNC1/{base.query_id}/{base.doc_id}/{i}-{i + 1}", axiom="LNC1", variant="",
                      base=base, document=texts[i], perturbed=texts[i + 1], term="", inserted=sentences[i][1],
                      stratum=f"{i}->{i + 1}", levels=(i, i + 1), tfs=(None, None), filler=filler,
                      details=dict(info))
@@ -633,7 +647,8 @@ def pair_problems(pair: Pair, tokenizer: PreTrainedTokenizerBase) -> list[str]:
     b = _encode(tokenizer, pair.query, pair.baseline)
     p = _encode(tokenizer, pair.query, pair.perturbed)
     if (len(b.ids), len(p.ids)) != (pair.baseline_len, pair.perturbed_len):
-        problems.append(f"token lengths are {len(b.ids)}/{len(p.ids)}, recorded {pair.baseline_len}/{pair.perturbed_len}")
+        problems.append(f"token lengths are {len(b.ids)}/{len(p.ids)}, "
+                        f"recorded {pair.baseline_len}/{pair.perturbed_len}")
     if max(len(b.ids), len(p.ids)) > tokenizer.model_max_length:
         problems.append(f"the input exceeds the tokenizer's {tokenizer.model_max_length} tokens")
     end = len(doc.ids) - 1  # index of the unpadded input's final separator
@@ -712,7 +727,8 @@ def _tfc2_problems(pair: Pair, tokenizer: PreTrainedTokenizerBase, b: _Encoding,
     except NotApplicable as exc:
         return [str(exc)]
     if not (tfs == (k, k + 1) == (pair.tf_baseline, pair.tf_perturbed) == (pair.level_baseline, pair.level_perturbed)):
-        problems.append(f"term counts are {tfs}, recorded {(pair.tf_baseline, pair.tf_perturbed)}, required {(k, k + 1)}")
+        problems.append(f"term counts are {tfs}, recorded {(pair.tf_baseline, pair.tf_perturbed)}, "
+                        f"required {(k, k + 1)}")
     if pair.stratum != f"{pair.variant}:{k}->{k + 1}":
         problems.append(f"stratum {pair.stratum!r} does not match variant {pair.variant!r} and k={k}")
     if not diff or diff != list(range(diff[0], diff[-1] + 1)):

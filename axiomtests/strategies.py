@@ -82,8 +82,8 @@ def tfc1_pairs(*, base: Sequence[P.BasePair], tokenizer: PreTrainedTokenizerBase
 
     .. code-block:: pycon
 
-        >>> pair = tfc1_pairs(base=BASE, tokenizer=tokenizer).example()
-        >>> pair.perturbed == f"{pair.document} {pair.term}"
+        >>> pair = tfc1_pairs(base=BASE, tokenizer=tokenizer).example()  # doctest: +SKIP
+        >>> pair.perturbed == f"{pair.document} {pair.term}"  # doctest: +SKIP
         True
     """
     options = _with_terms(_check(base, tokenizer, filler), tokenizer)
@@ -102,7 +102,8 @@ def _tfc1(draw: DrawFn, options: list[tuple[P.BasePair, list[str]]], tokenizer: 
 
 
 def stmc1_pairs(*, base: Sequence[P.BasePair], tokenizer: PreTrainedTokenizerBase,
-                reference: P.ReferenceEmbedding | None = None, filler: str = P.DEFAULT_FILLER) -> SearchStrategy[P.Pair]:
+                reference: P.ReferenceEmbedding | None = None,
+                filler: str = P.DEFAULT_FILLER) -> SearchStrategy[P.Pair]:
     """STMC1 pairs: a drawn passage with the best WordNet near-synonym of a drawn query term appended.
 
     * ``reference``: the embedding that ranks candidates (default: word embeddings of the base
@@ -113,7 +114,8 @@ def stmc1_pairs(*, base: Sequence[P.BasePair], tokenizer: PreTrainedTokenizerBas
     """
     options = _with_terms(_check(base, tokenizer, filler), tokenizer)
     if reference is not None and not isinstance(reference, P.ReferenceEmbedding):
-        raise InvalidArgument(f"reference must be an axiomtests.perturb.ReferenceEmbedding, got {type(reference).__name__}")
+        raise InvalidArgument(f"reference must be an axiomtests.perturb.ReferenceEmbedding, "
+                              f"got {type(reference).__name__}")
     return _stmc1(options, tokenizer, reference or P.ReferenceEmbedding.load(), filler, {})
 
 

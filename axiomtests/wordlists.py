@@ -68,8 +68,8 @@ class WordNet:
     Examples
     --------
     >>> wn = wordnet()
-    >>> sorted(wn.related("trauma"))[:3]
-    ['harm', 'hurt', 'ill_health']
+    >>> wn.related("trauma")["injury"], wn.morphy("geese", "n")
+    ('synonym', ['goose'])
     """
 
     def __init__(self, files: dict[str, bytes]) -> None:
@@ -130,6 +130,10 @@ class WordNet:
             for base in self.morphy(word, p):
                 found += [self.synset(p, offset) for offset in self._index[p][base]]
         return list({(s.pos, s.offset): s for s in found}.values())
+
+    def pos_counts(self, word: str) -> dict[str, int]:
+        """Number of synsets of ``word`` (or its base forms) per part of speech, e.g. ``{"n": 2, "v": 0, ...}``."""
+        return {pos: len(self.synsets(word, pos)) for pos in _POS}
 
     def morphy(self, word: str, pos: str) -> list[str]:
         """Base forms of ``word`` as ``pos`` that WordNet lists: the word itself, then its exception-list

@@ -68,3 +68,54 @@ def similarity_correlation(pattern: torch.Tensor, cosine: torch.Tensor, seg: Seg
         att = pattern[:, head][pair_mask].double().numpy()
         out[head] = np.corrcoef(att, cos)[0, 1] if att.std() > 0 and cos.std() > 0 else np.nan
     return out
+
+
+def head_similarity_correlation(model: HookedCrossEncoder, queries: list[str], docs: list[str],
+                                batch_size: int = 32) -> np.ndarray:
+    """Per head ``[layer, head]``: Pearson r of attention q_i→d_j against cos(q_i, d_j), pooled over all pairs."""
+    names = [f"blocks.{layer}.attn.hook_pattern" for layer in range(model.cfg.n_layers)]
+    att: list[list[np.ndarray]] = [[] for _ in names]
+    cos: list[np.ndarray] = []
+    for start in range(0, len(queries), batch_size):
+        batch = model.tokenize(queries[start:start + batch_size], docs[start:start + batch_size])
+        seg = segments(model, batch)
+        _, cache = model.run_with_cache(batch, names_filter=names)
+        pair_mask = (seg.query[:, :, None] & seg.doc[:, None, :]).cpu()
+        cos.append(token_cosine(model, batch.input_ids).cpu()[pair_mask].double().numpy())
+        for layer, name in enumerate(names):
+            pattern = cache[name].cpu()
+            att[layer].append(pattern.permute(1, 0, 2, 3)[:, pair_mask].double().numpy())  # [head, n]
+    cos_all = np.concatenate(cos)
+    out = np.empty((model.cfg.n_layers, model.cfg.n_heads))
+    for layer in range(model.cfg.n_layers):
+        values = np.concatenate(att[layer], axis=1)
+        for head in range(model.cfg.n_heads):
+            a = values[head]
+            out[layer, head] = np.corrcoef(a, cos_all)[0, 1] if a.std() > 0 else np.nan
+    return out
+
+
+def attention_to_positions(model: HookedCrossEncoder, queries: list[str], docs: list[str],
+                           heads: list[tuple[int, int]], target: str, term_id: list[int] | None = None,
+                           batch_size: int = 32) -> np.ndarray:
+    """Per pair, the heads' attention from query tokens to ``target`` positions, summed over those positions
+    and averaged over query tokens and heads: ``target`` is ``"doc"`` (every document token) or ``"term"``
+    (document tokens equal to the pair's ``term_id``)."""
+    layers = sorted({layer for layer, _ in heads})
+    names = [f"blocks.{layer}.attn.hook_pattern" for layer in layers]
+    out = []
+    for start in range(0, len(queries), batch_size):
+        batch = model.tokenize(queries[start:start + batch_size], docs[start:start + batch_size])
+        seg = segments(model, batch)
+        keys = seg.doc
+        if target == "term":
+            ids = torch.as_tensor(term_id[start:start + batch_size], device=batch.input_ids.device)
+            keys = keys & (batch.input_ids == ids[:, None])
+        _, cache = model.run_with_cache(batch, names_filter=names)
+        per_head = []
+        for layer, head in heads:
+            pattern = cache[f"blocks.{layer}.attn.hook_pattern"][:, head]  # [b, q, k]
+            to_keys = (pattern * keys[:, None, :]).sum(-1)  # [b, q]
+            per_head.append((to_keys * seg.query).sum(-1) / seg.query.sum(-1))
+        out.append(torch.stack(per_head).mean(0).cpu().double().numpy())
+    return np.concatenate(out)

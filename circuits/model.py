@@ -185,7 +185,7 @@ class HookedCrossEncoder:
         try:
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 source, revision=revision, trust_remote_code=False, use_safetensors=not allow_pickle or None,
-                attn_implementation="eager", output_loading_info=True, torch_dtype=torch.float32)
+                attn_implementation="eager", output_loading_info=True, dtype=torch.float32)
         except (OSError, ValueError) as exc:
             hint = ("" if allow_pickle else " If it has only pickle weights (pytorch_model.bin), convert them to "
                     "safetensors, or pass allow_pickle=True (--axiom-allow-pickle) if you trust the file.")
@@ -332,6 +332,12 @@ class HookedCrossEncoder:
     def __call__(self, batch: PairBatch) -> torch.Tensor:
         """Relevance scores ``[batch]``."""
         return self.scores_from_logits(self.logits(batch))
+
+    def score_pairs(self, queries: Sequence[str], docs: Sequence[str], batch_size: int = 32) -> torch.Tensor:
+        """Scores of many pairs, tokenised and run in batches of ``batch_size`` (CPU tensor ``[n]``)."""
+        out = [self(self.tokenize(queries[i:i + batch_size], docs[i:i + batch_size])).cpu()
+               for i in range(0, len(queries), batch_size)]
+        return torch.cat(out) if out else torch.empty(0)
 
     def run_with_hooks(self, batch: PairBatch, fwd_hooks: Iterable[tuple[str | Callable[[str], bool], HookFn]]
                        ) -> torch.Tensor:

@@ -1,0 +1,75 @@
+"""Shared pieces of the benchmark scripts: model shapes, random checkpoints, TFC1-like aligned pairs, timing.
+
+Importable from both venvs (ours and the peers'): torch and transformers only, imported lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SHAPES: dict[str, dict[str, int]] = {
+    # cross-encoder/ms-marco-MiniLM-L-6-v2 / all-MiniLM-L6 shape and the paper's ms-marco-MiniLM-L-12-v2 shape
+    "minilm-l6": dict(num_hidden_layers=6, num_attention_heads=12, hidden_size=384, intermediate_size=1536),
+    "minilm-l12": dict(num_hidden_layers=12, num_attention_heads=12, hidden_size=384, intermediate_size=1536),
+}
+VOCAB = 30522
+CLS, SEP, FILLER = 101, 102, 1037  # BERT uncased ids of [CLS], [SEP] and "a"
+
+
+def save_random_checkpoint(shape: str, folder: Path, seed: int = 0) -> Path:
+    """A randomly initialised BertForSequenceClassification (1 logit) of ``shape``, saved as safetensors."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    if (folder / "config.json").exists():
+        return folder
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=VOCAB, num_labels=1, max_position_embeddings=512, type_vocab_size=2,
+                        architectures=["BertForSequenceClassification"], **SHAPES[shape])
+    BertForSequenceClassification(config).eval().save_pretrained(folder)
+    return folder
+
+
+def make_pairs(n_pairs: int, length: int = 107, query_len: int = 8, seed: int = 0) -> dict[str, Any]:
+    """TFC1-like aligned pairs as id tensors: the baseline document ends in the filler "a", the perturbed one
+    in a term of its query (appended), both ``length`` tokens. Query ids repeat every 4 pairs."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    doc_len = length - query_len - 3
+    query = torch.randint(2000, VOCAB, (n_pairs, query_len), generator=gen)
+    doc = torch.randint(2000, VOCAB, (n_pairs, doc_len), generator=gen)
+    col = lambda v: torch.full((n_pairs, 1), v)  # noqa: E731
+    term = query[torch.arange(n_pairs), torch.randint(0, query_len, (n_pairs,), generator=gen)][:, None]
+    base = torch.cat([col(CLS), query, col(SEP), doc[:, :-1], col(FILLER), col(SEP)], dim=1)
+    pert = torch.cat([col(CLS), query, col(SEP), doc[:, :-1], term, col(SEP)], dim=1)
+    types = torch.cat([torch.zeros(n_pairs, query_len + 2), torch.ones(n_pairs, doc_len + 1)], dim=1).long()
+    base = torch.cat([base[:, :length - 1], col(SEP)], dim=1) if base.shape[1] > length else base
+    return {"baseline": base, "perturbed": pert, "token_type_ids": types,
+            "attention_mask": torch.ones_like(base), "query_ids": [f"q{i // 4}" for i in range(n_pairs)]}
+
+
+def median_time(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, Any]:
+    """Median wall time of ``repeats`` calls, and the last call's result."""
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
+
+
+def load_average() -> float:
+    """1-minute load average (the machine is shared: report it beside timings)."""
+    return os.getloadavg()[0]
+
+
+def emit(record: dict[str, Any]) -> None:
+    """One JSON line on stdout (the driver parses them)."""
+    print(json.dumps(record), flush=True)
