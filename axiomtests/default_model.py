@@ -31,7 +31,7 @@ from axiomtests.corpus import Corpus, cut_passage, load_corpus, split_queries
 from axiomtests.sources import IR_AXIOMS, MINILM, cache_dir, fetch, sha256_file
 from circuits.bm25 import BM25, ENGLISH_STOPWORDS, analyze, words
 from circuits.errors import CheckpointError
-from circuits.ranking import mean_ndcg
+from circuits.ranking import ndcg_per_query
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +45,24 @@ RECIPE: dict[str, Any] = {
     "seed": 0,
     "split_seed": 0,
     "holdout": 0.2,
-    "passage_words": [40, 70],
+    "passage_words": [40, 100],
     "max_length": 128,
-    "steps": 240,
+    "steps": 140,
     "queries_per_step": 4,
     "hard_negatives": 4,
     "random_negatives": 3,
-    "group_sampler": "cited_first",
-    "rank_prior": 0.0,
+    "group_sampler": "retrieved",
+    "rank_prior": 2.0,
     "grade_temperature": 0.5,
-    "loss_weights": {"listwise": 1.0, "bce": 0.0, "distill": 0.0},
-    "logit_scale": 1.0,
+    "loss_weights": {"listwise": 1.0, "bce": 0.0, "distill": 1.0},
+    "logit_scale": 4.0,
     "distill_scale": 20.0,
-    "lr": 5e-5,
+    "lr": 1e-4,
     "head_lr": 1e-3,
     "warmup_steps": 20,
     "weight_decay": 0.01,
     "frozen_layers": 0,
-    "dropout": 0.1,
+    "dropout": 0.0,
     "threads": 2,
     "bm25": {"k1": 0.9, "b": 0.4},
     "tfc1_docs_per_query": 4,
@@ -377,11 +377,23 @@ def _heldout_pairs(split: _Split) -> list[tuple[str, str]]:
     return [(q, d) for q in split.test for d in split.corpus.retrieved[q]]
 
 
-def _ndcg(split: _Split, pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> float:
+def _per_query_ndcg(split: _Split, pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> dict[str, float]:
     run: dict[str, dict[str, float]] = {}
     for (q, d), s in zip(pairs, scores, strict=True):
         run.setdefault(q, {})[d] = float(s)
-    return round(mean_ndcg(run, split.corpus.qrels, k=10), 4)
+    return ndcg_per_query(run, split.corpus.qrels, k=10)
+
+
+def _ndcg(split: _Split, pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> float:
+    per_query = _per_query_ndcg(split, pairs, scores)
+    return round(sum(per_query.values()) / len(per_query), 4)
+
+
+def _paired_ci(a: dict[str, float], b: dict[str, float], seed: int, resamples: int = 2000) -> list[float]:
+    """95% bootstrap interval (over queries) of mean(a - b)."""
+    diff = np.array([a[q] - b[q] for q in sorted(a)])
+    means = np.random.default_rng(seed).choice(diff, size=(resamples, len(diff))).mean(axis=1)
+    return [round(float(x), 4) for x in np.percentile(means, [2.5, 97.5])]
 
 
 def _evaluate_cross_encoder(split: _Split, tokenizer: Any, model: Any, recipe: dict[str, Any]) -> dict[str, Any]:
@@ -398,6 +410,7 @@ def _evaluate_cross_encoder(split: _Split, tokenizer: Any, model: Any, recipe: d
     median = float(np.median(np.abs(delta)))
     return {
         "ndcg@10": _ndcg(split, pairs, scores),
+        "per_query": _per_query_ndcg(split, pairs, scores),
         "logits": {"min": round(float(scores.min()), 3), "max": round(float(scores.max()), 3),
                    "std": round(spread, 3)},
         "tfc1": {
@@ -414,15 +427,19 @@ def _evaluate_cross_encoder(split: _Split, tokenizer: Any, model: Any, recipe: d
     }
 
 
-def _evaluate_baselines(split: _Split, base: Path, recipe: dict[str, Any]) -> dict[str, float]:
-    """nDCG@10 of lexical BM25 and the bi-encoder on the same held-out candidates and passages."""
+def _evaluate_baselines(split: _Split, base: Path, recipe: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per-query nDCG@10 of lexical BM25 and the bi-encoder on the same held-out candidates and passages,
+    and of BM25 on the full (uncut) passages for reference."""
     pairs = _heldout_pairs(split)
-    collection = {d: analyze(t) for d, t in split.passages.items()}
-    bm25 = BM25(collection.values(), **recipe["bm25"])
-    bm = [bm25.score(analyze(split.corpus.queries[q]), collection[d]) for q, d in pairs]
-    bi = _BiEncoder(base).cosines([split.corpus.queries[q] for q, _ in pairs],
-                                  [split.passages[d] for _, d in pairs]).numpy()
-    return {"bm25": _ndcg(split, pairs, bm), "bi_encoder": _ndcg(split, pairs, bi)}
+    queries = [analyze(split.corpus.queries[q]) for q, _ in pairs]
+    scores = {}
+    for name, texts in (("bm25", split.passages), ("bm25_full_passages", split.corpus.docs)):
+        collection = {d: analyze(t) for d, t in texts.items()}
+        bm25 = BM25(collection.values(), **recipe["bm25"])
+        scores[name] = [bm25.score(q, collection[d]) for q, (_, d) in zip(queries, pairs, strict=True)]
+    scores["bi_encoder"] = _BiEncoder(base).cosines(
+        [split.corpus.queries[q] for q, _ in pairs], [split.passages[d] for _, d in pairs]).numpy()
+    return {name: _per_query_ndcg(split, pairs, s) for name, s in scores.items()}
 
 
 # --------------------------------------------------------------------------- build
@@ -463,7 +480,10 @@ def _build(folder: Path) -> None:
         "sources": {str(MINILM): MINILM.sha256, str(IR_AXIOMS): IR_AXIOMS.sha256},
         "corpus": split.corpus.provenance,
         "train_queries": len(split.train),
-        "ndcg@10": {"cross_encoder": metrics["ndcg@10"], **baselines},
+        "ndcg@10": {"cross_encoder": metrics["ndcg@10"],
+                    **{k: round(float(np.mean(list(v.values()))), 4) for k, v in baselines.items()}},
+        "ndcg@10_cross_encoder_minus_bm25_ci95": _paired_ci(metrics["per_query"], baselines["bm25"],
+                                                            RECIPE["split_seed"]),
         "heldout_queries": len(split.test),
         "heldout_pairs": len(_heldout_pairs(split)),
         "logits": metrics["logits"],

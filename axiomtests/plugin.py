@@ -23,6 +23,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Gate against this report: claims failing there too are known findings (xfail); a claim "
                          "that passed there and fails now, or whose value weakened beyond its tolerance, fails. "
                          "Default: no baseline (a failing claim fails its test)")
+    group.addoption("--axiom-paper-checkpoint", action="store_true", default=False,
+                    help="--checkpoint is a local copy of cross-encoder/ms-marco-MiniLM-L-12-v2: also check the "
+                         "paper's own head indices. Default: %(default)r")
     group.addoption("--axiom-claims", metavar="IDS", default=None, type=parse_claim_selection,
                     help="Comma-separated claim ids or globs to run (e.g. 'axiom.*,idf.u0'). Default: all")
 
@@ -43,6 +46,7 @@ class AxiomSession:
     corpus: str | None
     baseline: str | None
     claims: tuple[str, ...] | None
+    paper_checkpoint: bool
     _model: Any = field(default=None, repr=False)
     _report: Any = field(default=None, repr=False)
     _baseline: Any = field(default=None, repr=False)
@@ -53,7 +57,8 @@ class AxiomSession:
         return cls(checkpoint=get("checkpoint"), tokenizer=get("axiom_tokenizer"), revision=get("axiom_revision"),
                    allow_pickle=get("axiom_allow_pickle"), device=get("axiom_device"), score=get("axiom_score"),
                    seed=get("axiom_seed"), pairs=get("axiom_pairs"), report_dir=get("axiom_report_dir"),
-                   corpus=get("axiom_corpus"), baseline=get("axiom_baseline"), claims=get("axiom_claims"))
+                   corpus=get("axiom_corpus"), baseline=get("axiom_baseline"), claims=get("axiom_claims"),
+                   paper_checkpoint=get("axiom_paper_checkpoint"))
 
     def resolved_checkpoint(self) -> str:
         """The checkpoint under test: ``--checkpoint`` or the embedded default (built on first use)."""

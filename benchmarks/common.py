@@ -17,6 +17,7 @@ SHAPES: dict[str, dict[str, int]] = {
     # cross-encoder/ms-marco-MiniLM-L-6-v2 / all-MiniLM-L6 shape and the paper's ms-marco-MiniLM-L-12-v2 shape
     "minilm-l6": dict(num_hidden_layers=6, num_attention_heads=12, hidden_size=384, intermediate_size=1536),
     "minilm-l12": dict(num_hidden_layers=12, num_attention_heads=12, hidden_size=384, intermediate_size=1536),
+    "tiny": dict(num_hidden_layers=2, num_attention_heads=4, hidden_size=32, intermediate_size=64),  # smoke tests
 }
 VOCAB = 30522
 CLS, SEP, FILLER = 101, 102, 1037  # BERT uncased ids of [CLS], [SEP] and "a"
@@ -33,7 +34,18 @@ def save_random_checkpoint(shape: str, folder: Path, seed: int = 0) -> Path:
     config = BertConfig(vocab_size=VOCAB, num_labels=1, max_position_embeddings=512, type_vocab_size=2,
                         architectures=["BertForSequenceClassification"], **SHAPES[shape])
     BertForSequenceClassification(config).eval().save_pretrained(folder)
+    save_placeholder_tokenizer(folder)
     return folder
+
+
+def save_placeholder_tokenizer(folder: Path) -> None:
+    """A BERT WordPiece tokenizer with BERT's special-token ids and placeholder words (peers insist on one)."""
+    from transformers import BertTokenizer
+
+    special = {0: "[PAD]", 100: "[UNK]", CLS: "[CLS]", SEP: "[SEP]", 103: "[MASK]", FILLER: "a"}
+    vocab = folder / "vocab.txt"
+    vocab.write_text("".join(special.get(i, f"w{i}") + "\n" for i in range(VOCAB)))
+    BertTokenizer(str(vocab)).save_pretrained(folder)
 
 
 def make_pairs(n_pairs: int, length: int = 107, query_len: int = 8, seed: int = 0) -> dict[str, Any]:
@@ -50,7 +62,6 @@ def make_pairs(n_pairs: int, length: int = 107, query_len: int = 8, seed: int = 
     base = torch.cat([col(CLS), query, col(SEP), doc[:, :-1], col(FILLER), col(SEP)], dim=1)
     pert = torch.cat([col(CLS), query, col(SEP), doc[:, :-1], term, col(SEP)], dim=1)
     types = torch.cat([torch.zeros(n_pairs, query_len + 2), torch.ones(n_pairs, doc_len + 1)], dim=1).long()
-    base = torch.cat([base[:, :length - 1], col(SEP)], dim=1) if base.shape[1] > length else base
     return {"baseline": base, "perturbed": pert, "token_type_ids": types,
             "attention_mask": torch.ones_like(base), "query_ids": [f"q{i // 4}" for i in range(n_pairs)]}
 

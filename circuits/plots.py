@@ -12,7 +12,12 @@ from circuits.patching import PatchResult
 def plot_effects(result: PatchResult, path: str | Path, title: str | None = None) -> Path:
     """Write ``result.effect`` as a PNG: a bar chart for 1 axis, a heatmap for 2, one heatmap per leading
     index (component, or layer of ``[layer, head, pos]``) for 3. Colours are centred on 0 (red = the patch moves
-    the score towards the perturbed one). Returns the path written."""
+    the score towards the perturbed one). Returns the path written.
+
+    Examples:
+        >>> plot_effects(path_patch(model, pairs), "path_to_logit.png")                       # doctest: +SKIP
+        PosixPath('path_to_logit.png')
+    """
     import matplotlib
 
     matplotlib.use("Agg")

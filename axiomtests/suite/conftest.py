@@ -55,6 +55,23 @@ def vocab_idf(idf_table, hooked_model) -> tuple[np.ndarray, np.ndarray]:
     return idf_table.vector(tok.convert_ids_to_tokens(list(range(len(tok)))))
 
 
+def whole_word_mask(tokenizer, sources: np.ndarray) -> np.ndarray:
+    """Vocabulary ids that are alphabetic whole words (no ``##`` piece, no special token) seen in the corpus."""
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    special = set(tokenizer.all_special_tokens)
+    return np.array([t.isalpha() and t not in special and s == "corpus" for t, s in zip(tokens, sources)])
+
+
+@pytest.fixture(scope="session")
+def spectrum(hooked_model, vocab_idf):
+    """U0 of W_E, sign-canonical (corr with corpus IDF over whole words <= 0, as the paper reports), and the mask."""
+    from circuits.idf import u0
+
+    idf, sources = vocab_idf
+    mask = whole_word_mask(hooked_model.tokenizer, sources)
+    return u0(hooked_model, reference=idf, mask=mask), mask
+
+
 def mean_ci(values, groups, seed: int) -> tuple[float, float]:
     """95% bootstrap CI of the mean of ``values``, resampling whole groups (queries)."""
     from circuits.stats import bootstrap_ratio_ci
@@ -63,3 +80,79 @@ def mean_ci(values, groups, seed: int) -> tuple[float, float]:
     low, high = bootstrap_ratio_ci(values[:, None], np.zeros(len(values)), np.ones(len(values)), list(groups),
                                    seed=seed)
     return float(low[0]), float(high[0])
+
+
+PAPER_SHARE = 13 / 144  # matching heads in ms-marco-MiniLM-L-12-v2
+
+
+def split_queries(pairs, seed: int) -> tuple[list, list]:
+    qids = sorted({p.query_id for p in pairs})
+    rng = np.random.default_rng(seed)
+    half = set(rng.permutation(qids)[: len(qids) // 2].tolist())
+    return [p for p in pairs if p.query_id in half], [p for p in pairs if p.query_id not in half]
+
+
+@pytest.fixture(scope="session")
+def matching_heads(hooked_model, datasets, axiom_session):
+    """(r on the selection half, r on the held-out half, the matching heads), TFC1 baselines."""
+    pairs = datasets["TFC1"][: 2 * axiom_session.pairs]
+    select, held_out = split_queries(pairs, axiom_session.seed)
+    from circuits.matching import head_similarity_correlation
+
+    r_select = head_similarity_correlation(hooked_model, [p.query for p in select], [p.document for p in select])
+    r_held = head_similarity_correlation(hooked_model, [p.query for p in held_out],
+                                         [p.document for p in held_out])
+    k = max(1, round(PAPER_SHARE * r_select.size))
+    order = np.argsort(np.nan_to_num(r_select, nan=-np.inf), axis=None)[::-1][:k]
+    heads = sorted((int(i // r_select.shape[1]), int(i % r_select.shape[1])) for i in order)
+    return r_select, r_held, heads
+
+
+def sample_indices(n: int, k: int, seed: int) -> list[int]:
+    """``k`` of ``n`` indices, seeded, in ascending order."""
+    rng = np.random.default_rng(seed)
+    return sorted(rng.permutation(n)[: min(k, n)].tolist())
+
+
+def aligned(model, pairs):
+    """AlignedPairs (padded baseline vs perturbed) of dataset pairs, grouped by query id."""
+    from circuits.patching import align_pairs
+
+    return align_pairs(model, [p.query for p in pairs], [p.baseline for p in pairs], [p.perturbed for p in pairs],
+                       [p.query_id for p in pairs])
+
+
+@pytest.fixture(scope="session")
+def patching_sets(hooked_model, datasets, axiom_session) -> dict:
+    """The same seeded sample of (query, passage, term) in TFC1 and STMC1, aligned for patching."""
+    out = {}
+    for axiom in ("TFC1", "STMC1"):
+        pairs = datasets[axiom]
+        chosen = [pairs[i] for i in sample_indices(len(pairs), axiom_session.pairs, axiom_session.seed)]
+        out[axiom] = (chosen, aligned(hooked_model, chosen))
+    return out
+
+
+@pytest.fixture(scope="session")
+def path_to_logit(hooked_model, patching_sets, axiom_session, axiom_report) -> dict:
+    """Head→logit path patching effects ``[layer, head]`` on TFC1 and STMC1, with heatmaps in the report dir."""
+    from circuits.patching import path_patch
+
+    results = {axiom: path_patch(hooked_model, pairs, seed=axiom_session.seed)
+               for axiom, (_, pairs) in patching_sets.items()}
+    if axiom_session.report_dir:
+        from circuits.plots import plot_effects
+
+        Path(axiom_session.report_dir).mkdir(parents=True, exist_ok=True)
+        for axiom, result in results.items():
+            plot_effects(result, Path(axiom_session.report_dir) / f"path_to_logit_{axiom.lower()}.png",
+                    title=f"head → logit path patching, {axiom}")
+    return results
+
+
+@pytest.fixture(scope="session")
+def scoring_heads(path_to_logit) -> list[tuple[int, int]]:
+    """Relevance scoring heads by role: TFC1 head→logit effect above 30% of the top head's (paper §4.1)."""
+    effect = np.nan_to_num(path_to_logit["TFC1"].effect)
+    top = effect.max()
+    return sorted((int(l), int(h)) for l, h in zip(*np.nonzero(effect >= 0.3 * top))) if top > 0 else []

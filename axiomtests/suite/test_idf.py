@@ -7,23 +7,15 @@ import pytest
 from scipy import stats
 
 from axiomtests.claims import CLAIMS
-from circuits.idf import edit_idf, u0
+from circuits.idf import edit_idf
 
 EDIT_STEPS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)  # IDF edits in standard deviations of U0
 
 
-def whole_word_mask(tokenizer, sources: np.ndarray) -> np.ndarray:
-    """Vocabulary ids that are alphabetic whole words (no ``##`` piece, no special token) seen in the corpus."""
-    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    special = set(tokenizer.all_special_tokens)
-    return np.array([t.isalpha() and t not in special and s == "corpus" for t, s in zip(tokens, sources)])
-
-
 @pytest.mark.claim("idf.u0")
-def test_u0_tracks_idf(hooked_model, vocab_idf, check_claim):
+def test_u0_tracks_idf(hooked_model, vocab_idf, spectrum, check_claim):
     idf, sources = vocab_idf
-    mask = whole_word_mask(hooked_model.tokenizer, sources)
-    spectrum = u0(hooked_model, reference=idf, mask=mask)  # a singular vector's sign is arbitrary: canonical r < 0
+    spectrum, mask = spectrum  # a singular vector's sign is arbitrary: canonical r <= 0
     r = float(np.corrcoef(spectrum.u0[mask], idf[mask])[0, 1])
     with_fallback = np.array([t.isalpha() for t in hooked_model.tokenizer.convert_ids_to_tokens(
         list(range(len(idf))))]) & (sources != "absent")
@@ -64,11 +56,9 @@ def edit_examples(datasets, tokenizer, limit: int) -> list[tuple[str, int, int]]
 
 
 @pytest.mark.claim("idf.u0_edit")
-def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, vocab_idf, axiom_session, axiom_report,
+def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, spectrum, axiom_session, axiom_report,
                                               check_claim):
-    idf, sources = vocab_idf
-    mask = whole_word_mask(hooked_model.tokenizer, sources)
-    spectrum = u0(hooked_model, reference=idf, mask=mask)  # sign so that U0 falls as IDF rises
+    spectrum, _ = spectrum  # canonical sign: U0 falls as IDF rises
     tok = hooked_model.tokenizer
     examples = edit_examples(datasets, tok, axiom_session.pairs)
     queries = [q for q, _, _ in examples]

@@ -14,39 +14,15 @@ import pytest
 from scipy import stats
 
 from axiomtests.claims import CLAIMS
-from circuits.matching import attention_to_positions, head_similarity_correlation
-
-PAPER_SHARE = 13 / 144  # matching heads in ms-marco-MiniLM-L-12-v2
-
-
-def split_queries(pairs, seed: int) -> tuple[list, list]:
-    qids = sorted({p.query_id for p in pairs})
-    rng = np.random.default_rng(seed)
-    half = set(rng.permutation(qids)[: len(qids) // 2].tolist())
-    return [p for p in pairs if p.query_id in half], [p for p in pairs if p.query_id not in half]
-
-
-@pytest.fixture(scope="module")
-def similarity(hooked_model, datasets, axiom_session):
-    """(r on the selection half, r on the held-out half, the matching heads), TFC1 baselines."""
-    pairs = datasets["TFC1"][: 2 * axiom_session.pairs]
-    select, held_out = split_queries(pairs, axiom_session.seed)
-    r_select = head_similarity_correlation(hooked_model, [p.query for p in select], [p.document for p in select])
-    r_held = head_similarity_correlation(hooked_model, [p.query for p in held_out],
-                                         [p.document for p in held_out])
-    k = max(1, round(PAPER_SHARE * r_select.size))
-    order = np.argsort(np.nan_to_num(r_select, nan=-np.inf), axis=None)[::-1][:k]
-    heads = sorted((int(i // r_select.shape[1]), int(i % r_select.shape[1])) for i in order)
-    return r_select, r_held, heads
-
+from circuits.matching import attention_to_positions
 
 def head_names(heads) -> list[str]:
     return [f"{layer}.{head}" for layer, head in heads]
 
 
 @pytest.mark.claim("mh.similarity")
-def test_matching_heads_attend_by_similarity(similarity, check_claim):
-    _, r_held, heads = similarity
+def test_matching_heads_attend_by_similarity(matching_heads, check_claim):
+    _, r_held, heads = matching_heads
     chosen = np.zeros(r_held.shape, bool)
     for layer, head in heads:
         chosen[layer, head] = True
@@ -77,8 +53,8 @@ def attention_by_level(model, pairs, heads, target: str) -> np.ndarray:
 
 
 @pytest.mark.claim("mh.saturation")
-def test_matching_attention_saturates(hooked_model, datasets, similarity, axiom_report, check_claim):
-    _, _, heads = similarity
+def test_matching_attention_saturates(hooked_model, datasets, matching_heads, axiom_report, check_claim):
+    _, _, heads = matching_heads
     pairs = [p for p in datasets["TFC2"] if p.variant == "appended"]
     matrix = attention_by_level(hooked_model, pairs, heads, "term")
     steps = np.diff(matrix, axis=1)
@@ -89,8 +65,8 @@ def test_matching_attention_saturates(hooked_model, datasets, similarity, axiom_
 
 
 @pytest.mark.claim("mh.length")
-def test_matching_attention_shifts_with_length(hooked_model, datasets, similarity, axiom_report, check_claim):
-    _, _, heads = similarity
+def test_matching_attention_shifts_with_length(hooked_model, datasets, matching_heads, axiom_report, check_claim):
+    _, _, heads = matching_heads
     matrix = attention_by_level(hooked_model, datasets["LNC1"], heads, "doc")
     means = matrix.mean(0)
     rho = float(stats.spearmanr(np.arange(len(means)), means)[0])
@@ -98,3 +74,45 @@ def test_matching_attention_shifts_with_length(hooked_model, datasets, similarit
         f"i={i}": float(m) for i, m in enumerate(means)}
     check_claim(CLAIMS["mh.length"].result(abs(rho), spearman=rho, queries=len(matrix),
                                            matching_heads=head_names(heads)))
+
+
+def random_matched_sets(heads, n_layers_heads: tuple[int, int], n_sets: int, seed: int) -> list[list]:
+    """Head sets with the same size and layers as ``heads``, drawn from the heads outside it (seeded)."""
+    n_heads = n_layers_heads[1]
+    rng = np.random.default_rng(seed)
+    chosen = set(heads)
+    sets = []
+    for _ in range(n_sets):
+        drawn = []
+        for layer, _ in heads:
+            options = [(layer, h) for h in range(n_heads) if (layer, h) not in chosen and (layer, h) not in drawn]
+            drawn.append(options[int(rng.integers(len(options)))])
+        sets.append(sorted(drawn))
+    return sets
+
+
+@pytest.mark.claim("mh.ablation")
+def test_ablating_matching_heads_lowers_perturbed_scores(hooked_model, patching_sets, matching_heads,
+                                                        axiom_session, check_claim):
+    from circuits.patching import ablate_heads
+
+    heads = matching_heads[2]
+    controls = random_matched_sets(heads, (hooked_model.cfg.n_layers, hooked_model.cfg.n_heads), 5,
+                                   axiom_session.seed)
+    drops = {}
+    for axiom in ("TFC1", "STMC1"):
+        _, pairs = patching_sets[axiom]
+        perturbed = hooked_model(pairs.perturbed).double().cpu().numpy()
+
+        def drop(head_set) -> float:
+            ablated = ablate_heads(hooked_model, pairs.perturbed, head_set, mode="mean", reference=pairs.baseline)
+            return float(perturbed.mean() - ablated.double().cpu().numpy().mean())
+
+        drops[axiom] = {"perturbed_mean": float(perturbed.mean()), "matching_heads": drop(heads),
+                        "random_sets": [drop(s) for s in controls]}
+    tfc1 = drops["TFC1"]
+    value = tfc1["matching_heads"] - float(np.mean(tfc1["random_sets"]))
+    check_claim(CLAIMS["mh.ablation"].result(
+        value, matching_heads=head_names(heads), control_sets=[head_names(s) for s in controls],
+        reference="mean z over the real tokens of the padded TFC1/STMC1 baselines (one vector per head)",
+        drops=drops))

@@ -92,6 +92,9 @@ def test_patching_nothing_gives_the_baseline(model, pairs, engine, path):
     result = P.patch_head_sets(model, pairs, [[]], path=path, engine=engine, n_boot=10)
     assert result.coords == {"set": ["none"]}
     np.testing.assert_allclose(result.patched[:, 0], result.baseline, atol=TOL, rtol=0)
+
+
+def test_patching_in_the_baseline_itself_changes_nothing(model, pairs):
     same = P.AlignedPairs(pairs.baseline, pairs.baseline, pairs.query_ids)  # perturbed := baseline
     for sweep in (P.patch_heads(model, same, n_boot=10), P.patch_block_every(model, same, n_boot=10),
                   P.path_patch(model, same, receivers=[(2, 1)], n_boot=10)):
@@ -327,3 +330,59 @@ def test_heatmaps_are_written(model, pairs, tmp_path):
     for i, result in enumerate(results):
         out = plot_effects(result, tmp_path / f"effects{i}.png")
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 2000
+
+
+# ------------------------------------------------------------------------------------------- CLI
+def patch_args(*argv: str):
+    import argparse
+
+    from axiomtests.patch_cli import add_patch_parser
+
+    parser = argparse.ArgumentParser(prog="axiomtests")
+    add_patch_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["patch", *argv])
+
+
+def write_pairs(path, model) -> None:
+    pairs = tfc1_pairs(model)
+    with path.open("w") as f:
+        for i, (q, d, t) in enumerate(zip(QUERIES, DOCS, TERMS)):
+            f.write(json.dumps({"query_id": pairs.query_ids[i], "query": q, "baseline": d + " a",
+                                "perturbed": f"{d} {t}"}) + "\n")
+
+
+@pytest.mark.parametrize("argv, shape", [
+    (("--kind", "path-to-heads", "--receivers", "2.1,1.0", "--receiver-input", "k"), [2, 4]),
+    (("--kind", "activation-heads", "--pairs", "3"), [3, 4]),
+])
+def test_patch_command_writes_effects_and_a_heatmap(tiny_checkpoint, model, tmp_path, capsys, argv, shape):
+    write_pairs(tmp_path / "pairs.jsonl", model)
+    out = tmp_path / "run" / "effects.json"
+    args = patch_args("--checkpoint", str(tiny_checkpoint("bert", n_layers=3)), "--pairs-file",
+                      str(tmp_path / "pairs.jsonl"), "--out", str(out), "--n-boot", "20", "--delta", "0", *argv)
+    assert args.func(args) == 0
+    data = json.loads(out.read_text())
+    assert data["shape"] == shape and data["n_pairs"] + data["n_dropped"] == len(data["pairs"]["baseline"])
+    assert data["checkpoint"]["layers"] == 3 and len(data["checkpoint"]["weights_sha256"]) == 64
+    assert out.with_suffix(".png").stat().st_size > 2000
+    assert "pairs kept" in capsys.readouterr().out
+
+
+def test_patch_command_refuses_bad_arguments(tiny_checkpoint, model, tmp_path):
+    from axiomtests.patch_cli import load_pair_records
+
+    write_pairs(tmp_path / "pairs.jsonl", model)
+    base = ("--checkpoint", str(tiny_checkpoint("bert", n_layers=3)), "--pairs-file", str(tmp_path / "pairs.jsonl"))
+    args = patch_args(*base, "--kind", "path-to-heads")
+    with pytest.raises(InputError, match="needs --receivers"):
+        args.func(args)
+    args = patch_args(*base, "--kind", "activation-heads", "--receivers", "1.1")
+    with pytest.raises(InputError, match="--receivers belongs to"):
+        args.func(args)
+    with pytest.raises(SystemExit):
+        patch_args(*base, "--receivers", "10-1")
+    (tmp_path / "bad.jsonl").write_text('{"query_id": "1", "query": "q", "baseline": "b"}\n')
+    from circuits.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="bad.jsonl:1: not a pair record"):
+        load_pair_records(tmp_path / "bad.jsonl")

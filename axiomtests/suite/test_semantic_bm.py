@@ -1,0 +1,135 @@
+"""SemanticBM (paper §5, App. G): a linear model on circuit features against the cross-encoder's scores."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+import torch
+
+from axiomtests.claims import CLAIMS
+from circuits.bm25 import BM25, analyze
+from circuits.matching import matching_scores, segments
+from circuits.ranking import mean_ndcg
+from circuits.semantic_bm import LinearFit, features, pearson, spearman, split_by_query
+
+MIN_GROUP = 30  # pairs a query-length group needs (the paper kept groups of > 500 over 12 datasets)
+K1_GRID = (0.5, 0.9, 1.2, 1.5, 2.0)
+B_GRID = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
+
+
+def query_length(tokenizer, query: str) -> int:
+    return len(tokenizer(query, add_special_tokens=False)["input_ids"])
+
+
+@pytest.fixture(scope="module")
+def groups(hooked_model, corpus, axiom_session) -> dict[int, list]:
+    """Base pairs by query token length, each group capped (seeded, whole queries) at 2 × --axiom-pairs."""
+    from axiomtests.perturb import base_set
+
+    by_length: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for pair in base_set(corpus):
+        by_length[query_length(hooked_model.tokenizer, pair.query)][pair.query_id].append(pair)
+    rng = np.random.default_rng(axiom_session.seed)
+    out = {}
+    for length, queries in sorted(by_length.items()):
+        chosen: list = []
+        for qid in rng.permutation(sorted(queries)):
+            if len(chosen) >= 2 * axiom_session.pairs:
+                break
+            chosen += queries[qid]
+        if len(chosen) >= MIN_GROUP and len(queries) >= 5:
+            out[length] = chosen
+    return out
+
+
+def circuit_features(model, pairs, heads, neg_u0: np.ndarray, batch_size: int = 32):
+    """(design matrix, cross-encoder scores) for pairs whose queries all have the same token length."""
+    layers = sorted({layer for layer, _ in heads})
+    names = [f"blocks.{layer}.attn.hook_pattern" for layer in layers]
+    xs, ys = [], []
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start:start + batch_size]
+        batch = model.tokenize([p.query for p in chunk], [p.document for p in chunk])
+        seg = segments(model, batch)
+        scores, cache = model.run_with_cache(batch, names_filter=names)
+        ms = torch.stack([matching_scores(cache[f"blocks.{layer}.attn.hook_pattern"], seg)[:, head]
+                          for layer, head in heads], dim=1)  # [b, K, pos]
+        n_query = int(seg.query[0].sum())
+        positions = seg.query[0].nonzero().flatten()
+        ms_q = ms[:, :, positions].cpu().double().numpy()
+        ids = batch.input_ids[:, positions].cpu().numpy()
+        if not (seg.query.sum(-1) == n_query).all():
+            raise AssertionError("a length group mixes query lengths")
+        xs.append(features(neg_u0[ids], ms_q))
+        ys.append(scores.cpu().double().numpy())
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def bm25_scores(analyzed: list[tuple[list[str], list[str]]], collection_bm25: BM25, k1: float, b: float
+                ) -> np.ndarray:
+    scorer = collection_bm25.with_params(k1, b)
+    return np.array([scorer.score(query, doc) for query, doc in analyzed])
+
+
+def evaluate_group(model, pairs, heads, neg_u0, collection_bm25, corpus, seed: int) -> dict:
+    """Held-out Pearson/Spearman/nDCG@10 of SemanticBM, tuned BM25 and random features for one group."""
+    x, y = circuit_features(model, pairs, heads, neg_u0)
+    qids = [p.query_id for p in pairs]
+    train, test = split_by_query(qids, seed=seed)
+    fit = LinearFit.fit(x[train], y[train])
+    semantic = fit.predict(x)
+    analyzed = [(analyze(p.query), analyze(p.document)) for p in pairs]
+    train_analyzed = [a for a, t in zip(analyzed, train) if t]
+    k1, b = max(((k1, b) for k1 in K1_GRID for b in B_GRID),
+                key=lambda kb: np.nan_to_num(pearson(bm25_scores(train_analyzed, collection_bm25, *kb), y[train]),
+                                             nan=-1))
+    lexical = bm25_scores(analyzed, collection_bm25, k1, b)
+    noise = np.random.default_rng(seed).normal(size=x.shape)
+    random_pred = LinearFit.fit(noise[train], y[train]).predict(noise)
+    row = {"pairs": len(pairs), "queries": len(set(qids)), "bm25_k1": k1, "bm25_b": b}
+    for name, pred in (("semantic_bm", semantic), ("bm25", lexical), ("random", random_pred)):
+        row[f"pearson_{name}"] = pearson(pred[test], y[test])
+        row[f"spearman_{name}"] = spearman(pred[test], y[test])
+    test_pairs = [p for p, t in zip(pairs, test) if t]
+    for name, pred in (("cross_encoder", y), ("semantic_bm", semantic), ("bm25", lexical),
+                       ("random", random_pred)):
+        run: dict[str, dict[str, float]] = defaultdict(dict)
+        for pair, value in zip(test_pairs, pred[test]):
+            run[pair.query_id][pair.doc_id] = float(value)
+        judged = {q: corpus.qrels.get(q, {}) for q in run}
+        row[f"ndcg10_{name}"] = mean_ndcg(run, judged) if any(judged.values()) else float("nan")
+    return row
+
+
+@pytest.fixture(scope="module")
+def evaluated(hooked_model, groups, matching_heads, spectrum, corpus, axiom_session, axiom_report):
+    collection = BM25(analyze(text) for text in corpus.docs.values())
+    heads = matching_heads[2]
+    rows = {length: evaluate_group(hooked_model, pairs, heads, -spectrum[0].u0, collection, corpus, axiom_session.seed)
+            for length, pairs in groups.items()}
+    axiom_report.sections["SemanticBM by query length"] = [{"query_tokens": k, **v} for k, v in rows.items()]
+    return rows
+
+
+@pytest.mark.claim("semantic_bm.fit")
+def test_semantic_bm_beats_bm25(evaluated, check_claim):
+    length = max(evaluated, key=lambda k: evaluated[k]["pairs"])
+    row = evaluated[length]
+    check_claim(CLAIMS["semantic_bm.fit"].result(
+        row["pearson_semantic_bm"] - row["pearson_bm25"], query_tokens=length, **row))
+
+
+@pytest.mark.claim("semantic_bm.generalization")
+def test_semantic_bm_generalizes_across_query_lengths(evaluated, check_claim):
+    def summary(key: str) -> dict:
+        values = np.array([row[key] for row in evaluated.values()], dtype=float)
+        return {"median": float(np.nanmedian(values)), "mean": float(np.nanmean(values)),
+                "sd": float(np.nanstd(values))}
+
+    keys = [f"{m}_{n}" for m in ("pearson", "spearman") for n in ("semantic_bm", "bm25", "random")]
+    keys += [f"ndcg10_{n}" for n in ("cross_encoder", "semantic_bm", "bm25", "random")]
+    table = {key: summary(key) for key in keys}
+    check_claim(CLAIMS["semantic_bm.generalization"].result(
+        table["pearson_semantic_bm"]["median"], groups=len(evaluated), table2=table))
