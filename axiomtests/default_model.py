@@ -501,31 +501,40 @@ def _build(folder: Path) -> None:
 def _markdown(card: dict[str, Any]) -> str:
     from tabulate import tabulate
 
-    ndcg = card["ndcg@10"]
-    tfc1 = card["tfc1"]
+    recipe, ndcg = card["recipe"], card["ndcg@10"]
+    bm25 = f"k1={recipe['bm25']['k1']}, b={recipe['bm25']['b']}, stopped and Porter-stemmed words"
     rows = [["cross-encoder (this checkpoint)", ndcg["cross_encoder"]],
-            [f"lexical BM25 (k1={card['recipe']['bm25']['k1']}, b={card['recipe']['bm25']['b']})", ndcg["bm25"]],
-            [f"bi-encoder ({BASE_NAME}, mean-pooled cosine)", ndcg["bi_encoder"]]]
+            [f"lexical BM25 ({bm25})", ndcg["bm25"]],
+            [f"bi-encoder ({BASE_NAME}, mean-pooled cosine)", ndcg["bi_encoder"]],
+            ["lexical BM25 on the full, uncut passages (reference)", ndcg["bm25_full_passages"]]]
+    lo, hi = card["ndcg@10_cross_encoder_minus_bm25_ci95"]
     return "\n".join([
         f"# {card['name']}",
         "",
         f"{card['architecture']}, fine-tuned from {card['base_model']} on the TREC RAG 2024 crowd corpus "
-        f"({card['train_queries']} training queries; human citations are the positives).",
+        f"({card['train_queries']} training queries). Recipe and rationale: `axiomtests/default_model.py`.",
         "",
-        f"## nDCG@10 on {card['heldout_queries']} held-out queries (their retrieved passages, human citations as labels)",
+        f"## nDCG@10 on {card['heldout_queries']} held-out queries",
+        "",
+        f"Candidates: each query's 20 retrieved passages, cut to {recipe['passage_words']} words as the model "
+        "sees them; labels: human citations.",
         "",
         tabulate(rows, headers=["scorer", "nDCG@10"], tablefmt="github"),
         "",
+        f"Cross-encoder minus BM25, 95% bootstrap interval over queries: [{lo}, {hi}].",
+        "",
         "## TFC1: one non-stopword query word appended to a held-out passage",
         "",
-        tabulate([[k, v] for k, v in tfc1.items()], headers=["measure", "value"], tablefmt="github"),
+        "Control: a word of another held-out query appended instead.",
+        "",
+        tabulate([[k, v] for k, v in card["tfc1"].items()], headers=["measure", "value"], tablefmt="github"),
         "",
         f"Held-out logits: {card['logits']}.",
         "",
         "## Recipe",
         "",
         "```json",
-        json.dumps(card["recipe"], indent=2),
+        json.dumps(recipe, indent=2),
         "```",
         "",
         f"Built in {card['build_seconds']} s ({card['train_seconds']} s fine-tuning) on "

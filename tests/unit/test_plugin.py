@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 pytest_plugins = ("pytester",)
 
 TINY_CORPUS = {
@@ -11,6 +10,13 @@ TINY_CORPUS = {
              "d3": "the river bank and the money bank"},
     "queries": {"q1": "what is bm25", "q2": "attention ranking"},
 }
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tiny_checkpoint) -> dict:
+    """Built before any pytester test: pytester restores sys.modules after each test, and modules that torch
+    imports lazily while building a model (torch._dynamo) cannot be imported a second time."""
+    return {n: tiny_checkpoint("bert", n) for n in (1, 2)}
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +41,14 @@ def test_bad_option_values_are_usage_errors(pytester):
     assert result.ret != 0
 
 
-def test_checkpoint_runs_the_suite_and_reports_identically(pytester, tiny_checkpoint, beir_folder):
-    ckpt = tiny_checkpoint("bert", 2)
+def test_checkpoint_runs_the_suite_and_reports_identically(checkpoints, pytester, beir_folder):
+    ckpt = checkpoints[2]
     outputs = []
     for run in ("a", "b"):
         out = pytester.path / run
         result = pytester.runpytest_subprocess("--checkpoint", str(ckpt), "--axiom-corpus", str(beir_folder),
-                                               "--axiom-report-dir", str(out), "-p", "no:cacheprovider")
+                                               "--axiom-report-dir", str(out), "-p", "no:cacheprovider",
+                                               "-k", "scores_equal_plain_hugging_face")
         result.assert_outcomes(passed=2)
         outputs.append((out / "report.json").read_bytes())
     assert outputs[0] == outputs[1]
@@ -53,3 +60,22 @@ def test_unloadable_checkpoint_is_an_error_not_a_pass(pytester, tmp_path, beir_f
                                            "--axiom-corpus", str(beir_folder), "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*CheckpointError*does not exist*"])
     assert result.ret != 0
+
+
+def test_claim_selection_deselects_and_rejects_unknown_ids(checkpoints, pytester, beir_folder):
+    ckpt = checkpoints[1]
+    result = pytester.runpytest_subprocess("--checkpoint", str(ckpt), "--axiom-corpus", str(beir_folder),
+                                           "--axiom-claims", "idf.u0", "--collect-only", "-q",
+                                           "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*test_idf.py::test_u0_tracks_idf*"])
+    assert "test_tfc1" not in result.stdout.str() and "deselected" in result.stdout.str()
+    result = pytester.runpytest_subprocess("--axiom-claims", "nope.*")
+    result.stderr.fnmatch_lines(["*'nope.*' matches no claim*"])
+
+
+def test_per_claim_markers_select(checkpoints, pytester, beir_folder):
+    result = pytester.runpytest_subprocess("--checkpoint", str(checkpoints[1]), "--axiom-corpus",
+                                           str(beir_folder), "-m", "rsh_path_to_logit", "--collect-only", "-q",
+                                           "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*test_few_heads_carry_the_signal_to_the_logit*"])
+    assert "test_tfc1" not in result.stdout.str()

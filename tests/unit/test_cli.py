@@ -1,0 +1,32 @@
+"""The axiomtests command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from axiomtests.cli import build_parser, main
+from axiomtests.claims import CLAIMS
+from circuits.report import Report
+
+
+def write(tmp_path, name, **values):
+    report = Report(checkpoint={"name": name}, environment={},
+                    claims=[CLAIMS[k.replace("__", ".")].result(v) for k, v in values.items()])
+    return report.write(tmp_path / name)
+
+
+def test_compare_prints_side_by_side_and_gates(tmp_path, capsys):
+    old = write(tmp_path, "old", axiom__tfc1=0.9, idf__u0=-0.7)
+    new = write(tmp_path, "new", axiom__tfc1=0.7, idf__u0=-0.71)
+    assert main(["compare", str(old), str(new)]) == 0
+    assert main(["compare", str(old), str(new), "--fail-on-regression"]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSION" in out and "regression: new: axiom.tfc1" in out
+    assert main(["compare", str(old), str(old), "--fail-on-regression"]) == 0
+
+
+def test_run_options_mirror_the_plugin():
+    args = build_parser().parse_args(["run", "--checkpoint", "x", "--pairs", "8", "--seed", "3", "--out", "o"])
+    assert (args.checkpoint, args.pairs, args.seed, args.out) == ("x", 8, 3, "o")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--pairs", "0"])
