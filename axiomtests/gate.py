@@ -2,8 +2,9 @@
 
 Without a baseline a failing claim fails its test. With a baseline (``--axiom-baseline``):
 - a claim that failed in the baseline and fails now is a known *finding* (xfail, reported, not a build break);
-- a claim that passed in the baseline and fails now is a *regression*;
 - a value that moved in the weakening direction by more than the claim's tolerance is a *regression*;
+- a claim that passed in the baseline and fails now is a *regression*, unless its value moved by less than the
+  tolerance (it sat on the threshold: a finding to look at, not a release blocker);
 - an error is always a failure.
 """
 
@@ -47,6 +48,9 @@ def judge(result: ClaimResult, claim: Claim, baseline: Report | None) -> Verdict
         return Verdict("fail", failed)
     if previous.status == "fail":
         return Verdict("finding", f"known finding (fails in the baseline too): {failed}")
+    if previous.value is not None and result.value is not None:
+        return Verdict("finding", f"now fails, but within tolerance of the baseline's passing value "
+                                  f"{previous.value:.4g}: {failed}")
     return Verdict("regression", f"regression (passed in the baseline): {failed}")
 
 

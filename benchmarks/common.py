@@ -17,6 +17,7 @@ SHAPES: dict[str, dict[str, int]] = {
     # cross-encoder/ms-marco-MiniLM-L-6-v2 / all-MiniLM-L6 shape and the paper's ms-marco-MiniLM-L-12-v2 shape
     "minilm-l6": dict(num_hidden_layers=6, num_attention_heads=12, hidden_size=384, intermediate_size=1536),
     "minilm-l12": dict(num_hidden_layers=12, num_attention_heads=12, hidden_size=384, intermediate_size=1536),
+    "minilm-l2": dict(num_hidden_layers=2, num_attention_heads=12, hidden_size=384, intermediate_size=1536),
     "tiny": dict(num_hidden_layers=2, num_attention_heads=4, hidden_size=32, intermediate_size=64),  # smoke tests
 }
 VOCAB = 30522

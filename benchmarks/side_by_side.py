@@ -100,6 +100,8 @@ def ours(checkpoint: Path, pairs: dict[str, Any], args: argparse.Namespace) -> t
             ("path", "naive IOI loop"): lambda: path_patch(model, aligned, engine="reference", **common)}
     if args.skip_naive:
         runs = {key: run for key, run in runs.items() if "naive" not in key[1]}
+    if args.methods:
+        runs = {key: run for key, run in runs.items() if key[0] == "forward" or "/".join(key) in args.methods}
     cfg = model.cfg
     shape = dict(layers=cfg.n_layers, heads=cfg.n_heads, m=cfg.d_model, f=model.model.config.intermediate_size,
                  p=pairs["baseline"].shape[1], max_abs_diff_vs_hf=match)
@@ -120,6 +122,7 @@ def measure(checkpoint: Path, pairs: dict[str, Any], pairs_file: Path, args: arg
         for key, run in runs.items():
             seconds, last[key] = median_time(run, 3 if key[0] == "forward" else 1)
             times[key].append(seconds)
+            print(f"{label} {key}: {seconds:.2f} s (load {load_average():.1f})", file=sys.stderr, flush=True)
         peer_records += peers(checkpoint, pairs_file, args, label)
     records = [{"label": label, "task": task, "method": method, "seconds": statistics.median(ts), "runs": ts,
                 "max_abs_diff_vs_hf": shape["max_abs_diff_vs_hf"], "load_1min": loads}
@@ -183,6 +186,8 @@ def table(records: list[dict[str, Any]], label: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", nargs="+", default=["minilm-l6", "minilm-l12"], choices=sorted(SHAPES))
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="only these of ours' runs, e.g. 'heads/ours' 'path/naive IOI loop' (peers: --no-peers)")
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--length", type=int, default=107)
     parser.add_argument("--repeats", type=int, default=3)

@@ -47,3 +47,18 @@ def test_scores_equal_plain_hugging_face(hooked_model, corpus, axiom_session, ax
         value=worst, threshold=f"<= {TOLERANCE}", statement="hooked logits equal plain Hugging Face logits",
         provenance="prior-art §8.1 (no anchor checks this)", details={"pairs": len(pairs)}))
     assert worst <= TOLERANCE, f"hooked model differs from Hugging Face ({attn_implementation}) by {worst:.3g}"
+
+
+def test_default_checkpoint_model_card(axiom_session, hooked_model, axiom_report):
+    """The embedded default's model card (measured when it was built) goes into the report beside the claims."""
+    if axiom_session.checkpoint:
+        pytest.skip("--checkpoint names another model: the default checkpoint's card does not apply")
+    from axiomtests.default_model import model_card
+
+    card = model_card(axiom_session.resolved_checkpoint())
+    axiom_report.sections["default checkpoint (model card, measured at build)"] = {
+        key: value for key, value in card.items() if not isinstance(value, (dict, list))}
+    for name, value in card.items():
+        if isinstance(value, dict) and all(not isinstance(v, (dict, list)) for v in value.values()):
+            axiom_report.sections[f"default checkpoint: {name}"] = value
+    assert card, "the default checkpoint has an empty model card"

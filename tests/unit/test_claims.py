@@ -59,6 +59,8 @@ def test_gate_known_finding_regression_and_tolerance():
     passing = baseline_with(result("axiom.tfc1", 0.9))
     assert judge(result("axiom.tfc1", 0.7), claim, passing).outcome == "regression"
     assert judge(result("axiom.tfc1", 0.86), claim, passing).outcome == "ok"  # within tolerance
+    on_threshold = baseline_with(result("axiom.tfc1", 0.76))
+    assert judge(result("axiom.tfc1", 0.74), claim, on_threshold).outcome == "finding"  # crossed by noise
     lower_is_better = CLAIMS["idf.u0"]  # <= -0.5, tolerance 0.1
     base = baseline_with(result("idf.u0", -0.7))
     assert judge(result("idf.u0", -0.55), lower_is_better, base).outcome == "regression"
