@@ -15,14 +15,13 @@ import logging
 import os
 import random
 import re
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from axiomtests.sources import IR_AXIOMS, cache_dir, fetch
+from axiomtests.sources import IR_AXIOMS, atomic_write, cache_dir, fetch
 from circuits.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def load_corpus() -> Corpus:
     path = cache_dir() / "corpus" / f"{NAME}-v{_FORMAT}-{IR_AXIOMS.sha256[:12]}.json.gz"
     if not path.exists():
         corpus = _read_wheel(fetch(IR_AXIOMS))
-        _atomic_write(path, gzip.compress(json.dumps(_to_json(corpus)).encode(), mtime=0))
+        atomic_write(path, gzip.compress(json.dumps(_to_json(corpus)).encode(), mtime=0))
         log.info("cached %r at %s", corpus, path)
         return corpus
     try:
@@ -133,16 +132,6 @@ def _from_json(data: dict) -> Corpus:
                   data["provenance"])
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- helpers on any corpus

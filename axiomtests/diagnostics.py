@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import random
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from axiomtests import perturb as P
-from axiomtests.sources import cache_dir, sha256_file
+from axiomtests.sources import atomic_write, cache_dir, sha256_file
 from axiomtests.wordlists import WORDNET_SOURCE, wordnet
 from circuits.errors import DatasetError
 
@@ -256,15 +255,6 @@ def _dumps_record(pair: P.Pair) -> str:
     return json.dumps(pair.to_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def build_datasets(out_dir: str | os.PathLike, source: str | None = None, seed: int = 0,
@@ -317,7 +307,7 @@ def build_datasets(out_dir: str | os.PathLike, source: str | None = None, seed: 
     files = {}
     for axiom, pairs in datasets.items():
         data = "".join(_dumps_record(p) for p in pairs).encode("utf-8")
-        _atomic_write(out / FILES[axiom], data)
+        atomic_write(out / FILES[axiom], data)
         files[FILES[axiom]] = {"sha256": hashlib.sha256(data).hexdigest(), "records": len(pairs), "bytes": len(data)}
     filler_token, filler_id = P.filler_token(tokenizer, cfg.filler)
     manifest = {
@@ -340,7 +330,7 @@ def build_datasets(out_dir: str | os.PathLike, source: str | None = None, seed: 
         "skipped": skips.as_dict(),
         "license": LICENSE_NOTE,
     }
-    _atomic_write(out / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
+    atomic_write(out / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
     return manifest
 
 

@@ -67,13 +67,28 @@ def make_pairs(n_pairs: int, length: int = 107, query_len: int = 8, seed: int = 
             "attention_mask": torch.ones_like(base), "query_ids": [f"q{i // 4}" for i in range(n_pairs)]}
 
 
+def clock() -> Callable[[], float]:
+    """``time.perf_counter`` (wall), or with ``AXIOM_BENCH_CLOCK=cpu`` the process's CPU time: on a shared
+    machine, single-threaded CPU time barely moves with other load while wall time does."""
+    return time.process_time if os.environ.get("AXIOM_BENCH_CLOCK") == "cpu" else time.perf_counter
+
+
+def set_threads() -> None:
+    """``torch.set_num_threads($AXIOM_BENCH_THREADS)`` when that is set."""
+    if os.environ.get("AXIOM_BENCH_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["AXIOM_BENCH_THREADS"]))
+
+
 def median_time(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, Any]:
-    """Median wall time of ``repeats`` calls, and the last call's result."""
+    """Median time (see ``clock``) of ``repeats`` calls, and the last call's result."""
+    now = clock()
     times, out = [], None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = now()
         out = fn()
-        times.append(time.perf_counter() - start)
+        times.append(now() - start)
     return statistics.median(times), out
 
 

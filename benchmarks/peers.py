@@ -20,7 +20,7 @@ from types import SimpleNamespace
 os.environ.setdefault("TQDM_DISABLE", "1")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import emit, load_average, median_time  # noqa: E402
+from common import emit, load_average, median_time, set_threads  # noqa: E402
 
 
 def hf_scores(checkpoint: str, inputs: dict) -> "torch.Tensor":
@@ -38,7 +38,9 @@ def main() -> None:
     parser.add_argument("--pairs", required=True, type=Path)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--label", default="")
+    parser.add_argument("--only", choices=("mechir", "transformer_lens"), default=None)
     args = parser.parse_args()
+    set_threads()
 
     import torch
     import transformer_lens.patching as tl_patching
@@ -54,11 +56,14 @@ def main() -> None:
     versions = {name: version(name) for name in ("mechir", "transformer-lens", "transformers", "torch", "numpy")}
 
     cat = Cat(args.checkpoint, num_labels=1, tokenizer=SimpleNamespace())
-    mechir_scores, _ = cat.score(base)
-    seconds, _ = median_time(lambda: cat.patch(base, pert, patch_type="head_all"), args.repeats)
-    emit({"peer": "mechir", "label": args.label, "seconds": seconds, "repeats": args.repeats,
-          "max_abs_diff_vs_hf": float((mechir_scores - reference).abs().max()), "load": load_average(),
-          "versions": versions})
+    if args.only in (None, "mechir"):
+        mechir_scores, _ = cat.score(base)
+        seconds, _ = median_time(lambda: cat.patch(base, pert, patch_type="head_all"), args.repeats)
+        emit({"peer": "mechir", "label": args.label, "seconds": seconds, "repeats": args.repeats,
+              "max_abs_diff_vs_hf": float((mechir_scores - reference).abs().max()), "load": load_average(),
+              "versions": versions})
+    if args.only == "mechir":
+        return
 
     # TransformerLens' own patching, as shipped: run_with_hooks(tokens) cannot pass token_type_ids or a mask
     encoder = cat._model

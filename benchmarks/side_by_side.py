@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import SHAPES, load_average, make_pairs, median_time, save_random_checkpoint  # noqa: E402
+from common import SHAPES, load_average, make_pairs, median_time, save_random_checkpoint, set_threads  # noqa: E402
 
 PEERS_PYTHON = "/work/peers-venv/bin/python"
 
@@ -154,6 +154,8 @@ def peers(checkpoint: Path, pairs_file: Path, args: argparse.Namespace, label: s
         return []
     command = [args.peers_python, str(Path(__file__).parent / "peers.py"), "--checkpoint", str(checkpoint),
                "--pairs", str(pairs_file), "--repeats", "1", "--label", label]
+    if args.peers:
+        command += ["--only", args.peers]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         print(f"peers failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -197,15 +199,18 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "axiomtests-bench")
     parser.add_argument("--peers-python", default=PEERS_PYTHON)
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--peers", choices=("mechir", "transformer_lens"), default=None, help="only this peer")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--default-checkpoint", action="store_true",
                         help="use the embedded default checkpoint for minilm-l6 when it is built")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    set_threads()
 
     import torch
 
-    records: list[dict[str, Any]] = [{"machine": platform.processor() or platform.machine(),
+    clock_name = "CPU time" if os.environ.get("AXIOM_BENCH_CLOCK") == "cpu" else "wall time"
+    records: list[dict[str, Any]] = [{"clock": clock_name, "machine": platform.processor() or platform.machine(),
                                       "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                                       "device": args.device, "pairs": args.pairs, "length": args.length,
                                       "cuda": torch.cuda.get_device_name() if args.device.startswith("cuda") else None}]
@@ -220,7 +225,8 @@ def main() -> None:
         records += found
         for record in found:
             print(json.dumps(record), flush=True)
-        print(f"\n### {label}: {args.pairs} pairs × {args.length} tokens, {args.device}, median of {args.repeats}\n")
+        print(f"\n### {label}: {args.pairs} pairs × {args.length} tokens, {args.device}, "
+              f"{torch.get_num_threads()} threads, {clock_name}, median of {args.repeats}\n")
         print(table(records, label), flush=True)
     if args.json:
         args.json.write_text(json.dumps(records, indent=1) + "\n")
