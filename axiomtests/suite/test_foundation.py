@@ -9,7 +9,8 @@ import torch
 
 from circuits.report import ClaimResult
 
-TOLERANCE = 1e-5
+TOLERANCE = 1e-5  # absolute, against HF eager attention: the same arithmetic, so in practice exactly 0
+SDPA_RTOL = 1e-6  # SDPA is another kernel: its float error grows with the logit, so 1e-5 + 1e-6·|logit|
 
 
 def sample_pairs(corpus, n: int, seed: int) -> list[tuple[str, str]]:
@@ -31,22 +32,26 @@ def test_scores_equal_plain_hugging_face(hooked_model, corpus, axiom_session, ax
         use_safetensors=not axiom_session.allow_pickle or None, attn_implementation=attn_implementation,
     ).eval().to(axiom_session.device)
     pairs = sample_pairs(corpus, axiom_session.pairs, axiom_session.seed)
-    worst, truncated = 0.0, 0
+    rtol = SDPA_RTOL if attn_implementation == "sdpa" else 0.0
+    worst, excess, truncated = 0.0, 0.0, 0
     for start in range(0, len(pairs), 16):
         queries, docs = zip(*pairs[start:start + 16])
         batch = hooked_model.tokenize(list(queries), list(docs))
         truncated += batch.n_truncated
         with torch.inference_mode():
             expected = reference(**batch.inputs()).logits
-        worst = max(worst, (hooked_model.logits(batch) - expected).abs().max().item())
+        diff = (hooked_model.logits(batch) - expected).abs()
+        worst = max(worst, diff.max().item())
+        excess = max(excess, (diff - TOLERANCE - rtol * expected.abs()).max().item())
     section = axiom_report.sections.setdefault("faithfulness", {"pairs": len(pairs), "tolerance": TOLERANCE,
                                                                 "truncated_documents": truncated})
     section[f"max_abs_logit_diff_{attn_implementation}"] = worst
     axiom_report.add(ClaimResult(
-        id=f"foundation.faithful_{attn_implementation}", status="pass" if worst <= TOLERANCE else "fail",
-        value=worst, threshold=f"<= {TOLERANCE}", statement="hooked logits equal plain Hugging Face logits",
+        id=f"foundation.faithful_{attn_implementation}", status="pass" if excess <= 0 else "fail",
+        value=worst, threshold=f"<= {TOLERANCE} + {rtol}·|logit|", statement="hooked logits equal plain Hugging Face logits",
         provenance="prior-art §8.1 (no anchor checks this)", details={"pairs": len(pairs)}))
-    assert worst <= TOLERANCE, f"hooked model differs from Hugging Face ({attn_implementation}) by {worst:.3g}"
+    assert excess <= 0, (f"hooked model differs from Hugging Face ({attn_implementation}) by up to {worst:.3g}, "
+                         f"beyond {TOLERANCE} + {rtol}·|logit|")
 
 
 def test_default_checkpoint_model_card(axiom_session, hooked_model, axiom_report):
