@@ -1,8 +1,13 @@
 """The embedded default checkpoint: all-MiniLM-L6-v2 fine-tuned as a cross-encoder on the base corpus.
 
-``python -m axiomtests.default_model [--force] [--out DIR]`` builds it (seeded, minutes on two CPU cores)
-and logs its model card: nDCG@10 on held-out queries against lexical BM25 and the bi-encoder, and the
-size of the score change when a query term is appended to a held-out document (TFC1).
+``python -m axiomtests.default_model [--force] [--out DIR]`` builds it into
+``cache_dir()/models/<name>-<hash of RECIPE and source hashes>`` and logs its model card (``model_card.json``
+and ``MODEL_CARD.md`` beside the weights): nDCG@10 on held-out queries against lexical BM25 and the
+bi-encoder, and the score change when a query term is appended to a held-out passage (TFC1).
+``$AXIOMTESTS_DEFAULT_CHECKPOINT`` points at another folder instead.
+
+The build is deterministic on a given machine: fixed seeds and data order, two threads,
+``torch.use_deterministic_algorithms(True)``; two builds give byte-identical ``model.safetensors``.
 """
 
 from __future__ import annotations

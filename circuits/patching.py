@@ -205,7 +205,7 @@ class _Plan:
 
 
 @dataclass(frozen=True)
-class Edit:
+class _Edit:
     """Overwrites parts of a block's activations in place: ``fn(key, tensor)`` for the ``keys`` it touches."""
 
     keys: frozenset[str] = frozenset()
@@ -544,7 +544,7 @@ def _project_heads(model: HookedCrossEncoder, layer: int, part: str, x: Tensor, 
 
 
 def _context(model: HookedCrossEncoder, layer: int, resid: Tensor, query_in: Tensor, mask: Tensor,
-             given: Mapping[str, Tensor], cls: bool, edit: Edit) -> Tensor:
+             given: Mapping[str, Tensor], cls: bool, edit: _Edit) -> Tensor:
     """Per-head context ``z`` [b,p,h,d] (HF eager attention's arithmetic), from ``given`` where possible."""
     pattern = _take(given, "pattern", cls)
     if pattern is None and cls and not edit.keys & {"q", "k", "v", "pattern"}:
@@ -582,7 +582,7 @@ def _cls_context(model: HookedCrossEncoder, layer: int, resid: Tensor, query_in:
 
 
 def _block(model: HookedCrossEncoder, layer: int, resid: Tensor, mask: Tensor, cls: bool,
-           given: Mapping[str, Tensor], edit: Edit) -> Tensor:
+           given: Mapping[str, Tensor], edit: _Edit) -> Tensor:
     """Block ``layer`` from the residual stream entering it (its resid_pre already edited).
 
     ``given`` activations replace their computation (and what only feeds them); ``edit`` then overwrites parts
@@ -622,8 +622,8 @@ def _write_table(variants: Sequence[Variant]) -> WriteTable:
 
 
 def _editor(writes: Mapping[str, list[tuple[int, tuple[int | slice, ...]]]], source: Mapping[str, Tensor],
-            layer: int, size: int, changed: Tensor) -> Edit:
-    """Edit that overwrites, in variant slot ``s`` (rows ``s*size…``), the selected part with the source's;
+            layer: int, size: int, changed: Tensor) -> _Edit:
+    """An edit that overwrites, in variant slot ``s`` (rows ``s*size…``), the selected part with the source's;
     ``changed`` marks the rows where that changed a value."""
     def edit(key: str, tensor: Tensor) -> Tensor:
         chosen = writes[key]
@@ -639,7 +639,7 @@ def _editor(writes: Mapping[str, list[tuple[int, tuple[int | slice, ...]]]], sou
             rows_changed |= (target[selector] != values[selector]).reshape(size, -1).any(1)
             target[selector] = values[selector]
         return tensor
-    return Edit(frozenset(k for k, chosen in writes.items() if chosen), edit)
+    return _Edit(frozenset(k for k, chosen in writes.items() if chosen), edit)
 
 
 def _stack(tensor: Tensor, copies: int, edited: bool) -> Tensor:
@@ -729,12 +729,12 @@ def _receive(model: HookedCrossEncoder, plan: _Plan, chunk: _Chunk, captured: Ma
     resid = _stack(chunk.base[act_name("resid_pre", first)], copies, False)
     for layer in range(first, n_layers):
         heads = receiving.get(layer)
-        edit = Edit()
+        edit = _Edit()
         if heads is not None:
             values = captured.get(layer)
             if values is None:
                 values = _stack(chunk.base[act_name(key, layer)][:, :, heads], copies, False)
-            edit = Edit(frozenset((key,)), partial(_replace_heads, heads, values))
+            edit = _Edit(frozenset((key,)), partial(_replace_heads, heads, values))
         resid = _block(model, layer, resid, mask, layer == n_layers - 1, {}, edit)
     return _scores(model, resid)
 

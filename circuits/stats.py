@@ -121,7 +121,7 @@ class EffectEstimate:
 
 
 def estimate_effects(patched: Array, baseline: Array, perturbed: Array, groups: Sequence[Any], *,
-                     delta: float = 1e-3, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+                     delta: float = 0.01, n_boot: int = 1000, level: float = 0.95, seed: int = 0
                      ) -> EffectEstimate:
     """δ-filter the pairs, then ``ratio_of_means`` and ``bootstrap_ratio_ci`` over the kept ones.
 

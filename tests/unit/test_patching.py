@@ -10,7 +10,7 @@ import torch
 
 from circuits import patching as P
 from circuits.architectures import architecture_for
-from circuits.errors import InputError
+from circuits.errors import DatasetError, InputError
 from circuits.model import HookedCrossEncoder, PairBatch
 from circuits.tiny import tiny_config
 from conftest import ARCHS
@@ -382,7 +382,5 @@ def test_patch_command_refuses_bad_arguments(tiny_checkpoint, model, tmp_path):
     with pytest.raises(SystemExit):
         patch_args(*base, "--receivers", "10-1")
     (tmp_path / "bad.jsonl").write_text('{"query_id": "1", "query": "q", "baseline": "b"}\n')
-    from circuits.errors import DatasetError
-
     with pytest.raises(DatasetError, match="bad.jsonl:1: not a pair record"):
         load_pair_records(tmp_path / "bad.jsonl")
