@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="build (or reuse) the embedded default checkpoint")
     build.add_argument("--force", action="store_true", help="rebuild even if cached")
     build.set_defaults(func=_build)
+    from axiomtests.patch_cli import add_patch_parser
+
+    add_patch_parser(sub)
     comp = sub.add_parser("compare", help="put reports side by side; the first is the baseline")
     comp.add_argument("reports", nargs="+", metavar="REPORT_JSON")
     comp.add_argument("--fail-on-regression", action="store_true",

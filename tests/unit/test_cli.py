@@ -30,3 +30,10 @@ def test_run_options_mirror_the_plugin():
     assert (args.checkpoint, args.pairs, args.seed, args.out) == ("x", 8, 3, "o")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "--pairs", "0"])
+
+
+def test_patch_subcommand_is_wired():
+    from axiomtests.patch_cli import patch_command
+
+    args = build_parser().parse_args(["patch", "--kind", "path-to-logit", "--pairs-file", "p.jsonl"])
+    assert args.func is patch_command and args.kind == "path-to-logit"
