@@ -9,14 +9,27 @@ from typing import Any
 AddOption = Callable[..., Any]
 
 
-def parse_positive_int(value: str) -> int:
+def _number(value: str, cast: type, ok: Callable[[Any], bool], rule: str) -> Any:
+    """``value`` cast to ``cast`` and checked by ``ok``; an ArgumentTypeError that states ``rule`` otherwise."""
     try:
-        number = int(value)
+        number = cast(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+        raise argparse.ArgumentTypeError(f"{value!r} is not {'an integer' if cast is int else 'a number'}") from None
+    if not ok(number):
+        raise argparse.ArgumentTypeError(f"must {rule}, got {number}")
     return number
+
+
+def parse_positive_int(value: str) -> int:
+    return _number(value, int, lambda n: n >= 1, "be at least 1")
+
+
+def parse_fraction(value: str) -> float:
+    return _number(value, float, lambda n: 0 < n < 1, "lie strictly between 0 and 1")
+
+
+def parse_non_negative(value: str) -> float:
+    return _number(value, float, lambda n: n >= 0, "be at least 0")
 
 
 def parse_device(value: str) -> str:

@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from axiomtests.options import add_model_options, add_run_options, parse_positive_int
+from axiomtests.options import (add_model_options, add_run_options, parse_fraction, parse_non_negative,
+                                parse_positive_int)
 from circuits.errors import DatasetError, InputError
 
 KINDS: dict[str, dict[str, Any]] = {
@@ -49,26 +50,6 @@ def parse_heads(value: str) -> tuple[tuple[int, int], ...]:
     return tuple(heads)
 
 
-def parse_fraction(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0 < number < 1:
-        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {number}")
-    return number
-
-
-def parse_delta(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {number}")
-    return number
-
-
 def add_patch_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``patch`` subcommand to an ``add_subparsers()`` object; its ``func`` is :func:`patch_command`."""
     parser = subparsers.add_parser(
@@ -93,7 +74,7 @@ def add_patch_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="path patching: freeze MLP outputs too. Default: %(default)r")
     parser.add_argument("--batch-size", metavar="N", type=parse_positive_int, default=32,
                         help="pairs per streamed batch. Default: %(default)r")
-    parser.add_argument("--delta", metavar="D", type=parse_delta, default=0.01,
+    parser.add_argument("--delta", metavar="D", type=parse_non_negative, default=0.01,
                         help="drop pairs with |perturbed - baseline| < D. Default: %(default)r")
     parser.add_argument("--n-boot", metavar="N", type=parse_positive_int, default=1000,
                         help="bootstrap replicates (resampling queries). Default: %(default)r")
