@@ -1,4 +1,4 @@
-"""``axiomtests`` command line: run the suite, build the default checkpoint and datasets, patch, compare."""
+"""``axiomtests`` command line: run the suite, build the default checkpoint, patch, compare, stability."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if regressions and args.fail_on_regression else 0
 
 
+def _stability(args: argparse.Namespace) -> int:
+    from axiomtests.stability import stability_table
+    from circuits.report import load_report
+
+    table, _ = stability_table([load_report(p) for p in args.reports])
+    sys.stdout.write(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="axiomtests", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--fail-on-regression", action="store_true",
                       help="exit 1 when a later report regresses against the first")
     comp.set_defaults(func=_compare)
+    stab = sub.add_parser("stability", help="is each claim's verdict stable at this sample size? "
+                                            "(reports of one checkpoint under different --seed values)")
+    stab.add_argument("reports", nargs="+", metavar="REPORT_JSON")
+    stab.set_defaults(func=_stability)
     return parser
 
 

@@ -104,10 +104,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config._axiom_session = AxiomSession.from_config(config)  # type: ignore[attr-defined]
     config.addinivalue_line("markers", "claim(id): the test checks this claim of the registry")
+    config.addinivalue_line("markers", "timing(claim_glob): the test times a pass that these claims run")
     for claim_id, claim in CLAIMS.items():
         config.addinivalue_line("markers", f"{marker_name(claim_id)}: {claim.statement}")
+    _store_timings_with_report(config)
     if config.getoption("checkpoint"):
         _collect_suite(config)
+
+
+def _store_timings_with_report(config: pytest.Config) -> None:
+    """With ``--axiom-report-dir`` and no ``--benchmark-json``, pytest-benchmark's JSON goes beside the report
+    as ``benchmarks.json`` (pytest-benchmark reads the option in its own, later, ``pytest_configure``)."""
+    from pathlib import Path
+
+    report_dir = config.getoption("axiom_report_dir")
+    if report_dir and hasattr(config.option, "benchmark_json") and config.option.benchmark_json is None:
+        Path(report_dir).mkdir(parents=True, exist_ok=True)
+        config.option.benchmark_json = Path(report_dir) / "benchmarks.json"
 
 
 def _collect_suite(config: pytest.Config) -> None:
@@ -160,16 +173,23 @@ def marker_name(claim_id: str) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from fnmatch import fnmatch
 
+    from axiomtests.claims import CLAIMS
+
     selection = config._axiom_session.claims  # type: ignore[attr-defined]
     keep, drop = [], []
+    ids = list(CLAIMS)
     for item in items:
-        mark = item.get_closest_marker("claim")
-        if mark is None:
+        claim, timing = item.get_closest_marker("claim"), item.get_closest_marker("timing")
+        if claim is not None:
+            item.add_marker(marker_name(claim.args[0]))
+            claimed = [claim.args[0]]
+        elif timing is not None:
+            claimed = [i for i in ids if fnmatch(i, timing.args[0])]
+        else:
             keep.append(item)
             continue
-        claim_id = mark.args[0]
-        item.add_marker(marker_name(claim_id))
-        (keep if selection is None or any(fnmatch(claim_id, s) for s in selection) else drop).append(item)
+        wanted = selection is None or any(fnmatch(i, s) for i in claimed for s in selection)
+        (keep if wanted else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

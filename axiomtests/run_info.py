@@ -17,7 +17,7 @@ def checkpoint_info(model: HookedCrossEncoder) -> dict[str, Any]:
             "score": model.score_mode, "max_length": cfg.max_length, "weights_sha256": model.weights_sha256()}
 
 
-def environment_info(device: str, seed: int) -> dict[str, Any]:
+def environment_info(device: str, seed: int, pairs: int) -> dict[str, Any]:
     """Versions and settings that a result depends on (nothing time-dependent)."""
     import numpy
     import torch
@@ -26,9 +26,11 @@ def environment_info(device: str, seed: int) -> dict[str, Any]:
     from axiomtests import __version__
 
     return {"axiomtests": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "numpy": numpy.__version__, "device": device, "seed": seed}
+            "transformers": transformers.__version__, "numpy": numpy.__version__, "device": device, "seed": seed,
+            "pairs": pairs}
 
 
 def new_report(session: Any, model: HookedCrossEncoder) -> Report:
     """A Report for ``model`` run under ``session`` (an AxiomSession)."""
-    return Report(checkpoint=checkpoint_info(model), environment=environment_info(session.device, session.seed))
+    return Report(checkpoint=checkpoint_info(model), environment=environment_info(session.device, session.seed,
+                                                                                     session.pairs))

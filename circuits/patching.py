@@ -846,11 +846,13 @@ def head_means(model: HookedCrossEncoder, reference: PairBatch, heads: Sequence[
 
 
 def ablate_heads(model: HookedCrossEncoder, batch: PairBatch, heads: Sequence[Head], *, mode: str = "mean",
-                 reference: PairBatch | None = None, per_position: bool = False, batch_size: int = 32) -> Tensor:
+                 reference: PairBatch | None = None, means: Mapping[Head, Tensor] | None = None,
+                 per_position: bool = False, batch_size: int = 32) -> Tensor:
     """Scores of ``batch`` with the ``z`` of ``heads`` replaced by zero or by its mean over ``reference``.
 
-    ``mode="mean"`` needs ``reference`` (e.g. the baseline documents); see ``head_means`` for ``per_position``.
-    Per-position means must cover every real position of ``batch``.
+    ``mode="mean"`` needs ``reference`` (e.g. the baseline documents), or ``means`` computed once by
+    ``head_means`` when several head sets are ablated against the same reference; see ``head_means`` for
+    ``per_position``. Per-position means must cover every real position of ``batch``.
 
     Examples:
         >>> matching = [(8, 8), (8, 1), (7, 9)]
@@ -858,10 +860,18 @@ def ablate_heads(model: HookedCrossEncoder, batch: PairBatch, heads: Sequence[He
     """
     if mode not in ("mean", "zero"):
         raise InputError(f"mode must be 'mean' or 'zero', got {mode!r}")
-    if mode == "mean" and reference is None:
-        raise InputError("mean ablation needs a reference set of inputs: pass reference=<PairBatch>")
-    values = (head_means(model, reference, heads, per_position=per_position, batch_size=batch_size)
-              if mode == "mean" else {})
+    if mode == "mean" and reference is None and means is None:
+        raise InputError("mean ablation needs a reference set of inputs: pass reference=<PairBatch> (or means= "
+                         "from head_means)")
+    if mode == "mean" and means is not None:
+        missing = sorted(set(heads) - set(means))
+        if missing:
+            raise InputError(f"means= lacks heads {missing[:8]}: compute head_means over every head you ablate")
+        values = dict(means)
+    elif mode == "mean":
+        values = head_means(model, reference, heads, per_position=per_position, batch_size=batch_size)
+    else:
+        values = {}
     n_pos = batch.input_ids.shape[1]
     by_layer: dict[int, list[int]] = {}
     for layer, head in sorted(set(heads)):

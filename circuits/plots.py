@@ -1,7 +1,9 @@
-"""Heatmaps of patching effects (matplotlib, Agg backend: no display needed)."""
+"""Figures for the report (matplotlib, Agg backend: no display needed): heatmaps of patching effects and
+curves over a perturbation level (saturation, length, U0 editing)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +63,41 @@ def _error_bars(result: PatchResult) -> np.ndarray:
     effect, low, high = (np.nan_to_num(np.asarray(a, dtype=float)) for a in
                          (result.effect, result.ci_low, result.ci_high))
     return np.stack([np.clip(effect - low, 0, None), np.clip(high - effect, 0, None)])
+
+
+def plot_curves(x: Sequence[float], curves: Mapping[str, np.ndarray], path: str | Path, *, title: str,
+                xlabel: str, ylabel: str) -> Path:
+    """Write one line per curve as a PNG. A curve is ``[len(x)]`` values, or ``[n, len(x)]`` rows (one per
+    query), drawn as the mean with a shaded 95% normal band (± 1.96 standard errors). Returns the path written.
+
+    Examples:
+        >>> plot_curves(range(4), {"appended": scores}, "tfc2.png", title="TFC2", xlabel="k",
+        ...             ylabel="mean score")                                                  # doctest: +SKIP
+        PosixPath('tfc2.png')
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = np.asarray(x, dtype=float)
+    fig, ax = plt.subplots(figsize=(5.0, 3.5))
+    for label, values in curves.items():
+        rows = np.atleast_2d(np.asarray(values, dtype=float))
+        if rows.shape[1] != xs.size:
+            raise ValueError(f"curve {label!r} has {rows.shape[1]} points for {xs.size} x values")
+        mean = rows.mean(0)
+        line, = ax.plot(xs, mean, marker="o", label=f"{label} (n={len(rows)})" if len(rows) > 1 else label)
+        if len(rows) > 1:
+            half = 1.96 * rows.std(0, ddof=1) / np.sqrt(len(rows))
+            ax.fill_between(xs, mean - half, mean + half, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

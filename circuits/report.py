@@ -46,6 +46,7 @@ class Report:
     datasets: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)
     claims: list[ClaimResult] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)  # PNG file names written beside report.json
     schema_version: int = SCHEMA_VERSION
 
     def add(self, result: ClaimResult) -> None:
@@ -54,6 +55,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["claims"] = sorted(data["claims"], key=lambda c: c["id"])
+        data["figures"] = sorted(set(data["figures"]))
         return _rounded(data)
 
     def to_json(self) -> str:
@@ -75,6 +77,8 @@ class Report:
             lines += ["", "## Claims", "",
                       tabulate(rows, headers=["claim", "status", "value", "threshold", "95% CI", "paper"],
                                tablefmt="github")]
+        if self.figures:
+            lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in sorted(set(self.figures))]
         env = self.environment
         lines += ["", "## Environment", "",
                   tabulate([[k, _fmt(v)] for k, v in sorted(env.items())], tablefmt="github")]
@@ -102,7 +106,7 @@ def load_report(path: str | Path) -> Report:
                            f"reads schema {SCHEMA_VERSION}. Fix: re-run `axiomtests run` to regenerate it.")
     claims = [ClaimResult(**{**c, "ci": tuple(c["ci"]) if c.get("ci") else None}) for c in data["claims"]]
     return Report(checkpoint=data["checkpoint"], environment=data["environment"], datasets=data["datasets"],
-                  sections=data["sections"], claims=claims)
+                  sections=data["sections"], claims=claims, figures=data.get("figures", []))
 
 
 def _rounded(value: Any) -> Any:

@@ -108,6 +108,18 @@ def matching_heads(hooked_model, datasets, axiom_session):
     return r_select, r_held, heads
 
 
+def levels(pairs) -> dict[str, dict[int, tuple[str, str, str]]]:
+    """Texts per level per query from chained k→k+1 pairs: ``{query_id: {level: (query, document, term)}}``.
+    A level's text is the one the pair *reaching* it perturbed into (the unpadded baseline only for level 0)."""
+    from collections import defaultdict
+
+    out: dict[str, dict[int, tuple[str, str, str]]] = defaultdict(dict)
+    for p in pairs:
+        out[p.query_id].setdefault(p.level_baseline, (p.query, p.document, p.term))
+        out[p.query_id][p.level_perturbed] = (p.query, p.perturbed, p.term)
+    return dict(out)
+
+
 def sample_indices(n: int, k: int, seed: int) -> list[int]:
     """``k`` of ``n`` indices, seeded, in ascending order."""
     rng = np.random.default_rng(seed)
@@ -138,16 +150,37 @@ def path_to_logit(hooked_model, patching_sets, axiom_session, axiom_report) -> d
     """Head→logit path patching effects ``[layer, head]`` on TFC1 and STMC1, with heatmaps in the report dir."""
     from circuits.patching import path_patch
 
+    from circuits.plots import plot_effects
+
     results = {axiom: path_patch(hooked_model, pairs, seed=axiom_session.seed)
                for axiom, (_, pairs) in patching_sets.items()}
-    if axiom_session.report_dir:
-        from circuits.plots import plot_effects
-
-        Path(axiom_session.report_dir).mkdir(parents=True, exist_ok=True)
-        for axiom, result in results.items():
-            plot_effects(result, Path(axiom_session.report_dir) / f"path_to_logit_{axiom.lower()}.png",
-                    title=f"head → logit path patching, {axiom}")
+    for axiom, result in results.items():
+        figure = figure_path(axiom_session, axiom_report, f"path_to_logit_{axiom.lower()}")
+        if figure:
+            plot_effects(result, figure, title=f"head → logit path patching, {axiom}")
     return results
+
+
+def figure_path(axiom_session, report, name: str) -> Path | None:
+    """``<report dir>/<name>.png``, listed in the report (the folder created), or None when no report is written."""
+    if not axiom_session.report_dir:
+        return None
+    folder = Path(axiom_session.report_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    report.figures.append(f"{name}.png")
+    return folder / f"{name}.png"
+
+
+@pytest.fixture(scope="session")
+def plot_curve(axiom_session, axiom_report):
+    """``plot_curve(name, x, curves, title=, xlabel=, ylabel=)``: a curve PNG in the report dir (when there is one)."""
+    from circuits.plots import plot_curves
+
+    def plot(name: str, x, curves: dict, **labels) -> Path | None:
+        figure = figure_path(axiom_session, axiom_report, name)
+        return plot_curves(x, curves, figure, **labels) if figure else None
+
+    return plot
 
 
 @pytest.fixture(scope="session")

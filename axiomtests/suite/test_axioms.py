@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS
-from axiomtests.suite.conftest import mean_ci
+from axiomtests.suite.conftest import levels, mean_ci
 
 
 def score(model, queries, docs) -> np.ndarray:
@@ -91,19 +91,16 @@ def test_stmc1(hooked_model, datasets, base_pairs, axiom_session, check_claim):
 
 
 def level_curve(model, pairs) -> tuple[dict[str, list[float]], np.ndarray]:
-    """Per query, scores at levels 0..K (from chained k→k+1 pairs) and the per-pair gains."""
-    by_query: dict[str, dict[int, float]] = defaultdict(dict)
-    base = score(model, [p.query for p in pairs], [p.document for p in pairs])
-    pert = score(model, [p.query for p in pairs], [p.perturbed for p in pairs])
-    for pair, b, s in zip(pairs, base, pert):
-        by_query[pair.query_id].setdefault(pair.level_baseline, b)
-        by_query[pair.query_id][pair.level_perturbed] = s
-    curves = {q: [levels[k] for k in sorted(levels)] for q, levels in sorted(by_query.items())}
+    """Per query, scores at levels 0..K of chained k→k+1 pairs (each text scored once), and the matrix."""
+    by_query = levels(pairs)
+    flat = [text for _, texts in sorted(by_query.items()) for _, text in sorted(texts.items())]
+    scores = iter(score(model, [q for q, _, _ in flat], [d for _, d, _ in flat]).tolist())
+    curves = {q: [next(scores) for _ in texts] for q, texts in sorted(by_query.items())}
     return curves, np.array(list(curves.values()))
 
 
 @pytest.mark.claim("axiom.tfc2")
-def test_tfc2(hooked_model, datasets, axiom_report, check_claim):
+def test_tfc2(hooked_model, datasets, axiom_report, plot_curve, check_claim):
     curves = {}
     for variant in ("appended", "pronoun"):
         pairs = [p for p in datasets["TFC2"] if p.variant == variant]
@@ -113,6 +110,8 @@ def test_tfc2(hooked_model, datasets, axiom_report, check_claim):
     value = float(gains[:, 1:].mean() / gains[:, 0].mean())
     axiom_report.sections["TFC2 mean score by occurrences"] = [
         {"variant": v, **{f"k={k}": float(m[:, k].mean()) for k in range(m.shape[1])}} for v, m in curves.items()]
+    plot_curve("tfc2_saturation", range(curves["appended"].shape[1]), curves,
+               title="TFC2: score by occurrences of a query term", xlabel="occurrences k", ylabel="score")
     check_claim(CLAIMS["axiom.tfc2"].result(
         value, queries=len(gains), first_gain=float(gains[:, 0].mean()),
         later_gains=[float(g) for g in gains[:, 1:].mean(0)],
@@ -121,12 +120,15 @@ def test_tfc2(hooked_model, datasets, axiom_report, check_claim):
 
 
 @pytest.mark.claim("axiom.lnc1")
-def test_lnc1(hooked_model, datasets, axiom_report, axiom_session, check_claim):
+def test_lnc1(hooked_model, datasets, axiom_report, axiom_session, plot_curve, check_claim):
     pairs = datasets["LNC1"]
     curves, matrix = level_curve(hooked_model, pairs)
     lower = (matrix[:, -1] < matrix[:, 0]).astype(float)
     axiom_report.sections["LNC1 mean score by appended sentences"] = {
         f"i={i}": float(matrix[:, i].mean()) for i in range(matrix.shape[1])}
+    plot_curve("lnc1_length", range(matrix.shape[1]), {"LNC1": matrix},
+               title="LNC1: score by appended irrelevant sentences", xlabel="sentences appended",
+               ylabel="score")
     check_claim(CLAIMS["axiom.lnc1"].result(
         float(lower.mean()), ci=mean_ci(lower, list(curves), axiom_session.seed), queries=len(lower),
         mean_drop=float((matrix[:, 0] - matrix[:, -1]).mean())))

@@ -57,20 +57,28 @@ def edit_examples(datasets, tokenizer, limit: int) -> list[tuple[str, int, int]]
 
 @pytest.mark.claim("idf.u0_edit")
 def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, spectrum, axiom_session, axiom_report,
-                                              check_claim):
+                                              plot_curve, check_claim):
     spectrum, _ = spectrum  # canonical sign: U0 falls as IDF rises
     tok = hooked_model.tokenizer
     examples = edit_examples(datasets, tok, axiom_session.pairs)
     queries = [q for q, _, _ in examples]
     doc1 = [" ".join([tok.convert_ids_to_tokens(t1)] * 3) for _, t1, _ in examples]
     doc2 = [" ".join([tok.convert_ids_to_tokens(t2)] * 3) for _, _, t2 in examples]
-    rows = []
+    rows, doc1_scores, doc2_scores = [], [], []
     for steps in EDIT_STEPS:
         with edit_idf(hooked_model, spectrum, [t1 for _, t1, _ in examples], steps):
             s1 = hooked_model.score_pairs(queries, doc1).double().numpy()
             s2 = hooked_model.score_pairs(queries, doc2).double().numpy()
+        doc1_scores.append(s1)
+        doc2_scores.append(s2)
         rows.append({"steps": steps, "doc1 (repeats tok1)": float(s1.mean()), "doc2 (repeats tok2)": float(s2.mean()),
                      "gap": float((s1 - s2).mean())})
     rho = float(stats.spearmanr(EDIT_STEPS, [r["gap"] for r in rows])[0])
     axiom_report.sections["U0 editing (IDF steps in std of U0)"] = rows
+    doc1_scores, doc2_scores = np.array(doc1_scores).T, np.array(doc2_scores).T  # [queries, steps]
+    plot_curve("u0_editing", EDIT_STEPS, {"doc1 (repeats the edited token 1)": doc1_scores,
+                                          "doc2 (repeats token 2)": doc2_scores,
+                                          "gap doc1 − doc2 (the claim)": doc1_scores - doc2_scores},
+               title="U0 editing: raising token 1's IDF", xlabel="IDF edit of token 1 (std of U0)",
+               ylabel="score")
     check_claim(CLAIMS["idf.u0_edit"].result(rho, queries=len(examples), gaps=[r["gap"] for r in rows]))

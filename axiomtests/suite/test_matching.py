@@ -7,13 +7,13 @@ then measured on the other half or on other datasets, so the selection cannot fl
 
 from __future__ import annotations
 
-from collections import defaultdict
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from axiomtests.claims import CLAIMS
+from axiomtests.suite.conftest import levels
 from circuits.matching import attention_to_positions
 
 def head_names(heads) -> list[str]:
@@ -32,15 +32,6 @@ def test_matching_heads_attend_by_similarity(matching_heads, check_claim):
         r_map_held_out=np.round(r_held, 4).tolist()))
 
 
-def levels(pairs):
-    """Texts per level (0..K) per query from chained k→k+1 pairs: {query_id: {level: (query, doc, term)}}."""
-    out: dict[str, dict[int, tuple[str, str, str]]] = defaultdict(dict)
-    for p in pairs:
-        out[p.query_id].setdefault(p.level_baseline, (p.query, p.document, p.term))
-        out[p.query_id][p.level_perturbed] = (p.query, p.perturbed, p.term)
-    return out
-
-
 def attention_by_level(model, pairs, heads, target: str) -> np.ndarray:
     """``[queries, levels]`` matrix of the heads' query→target attention."""
     by_query = levels(pairs)
@@ -53,7 +44,8 @@ def attention_by_level(model, pairs, heads, target: str) -> np.ndarray:
 
 
 @pytest.mark.claim("mh.saturation")
-def test_matching_attention_saturates(hooked_model, datasets, matching_heads, axiom_report, check_claim):
+def test_matching_attention_saturates(hooked_model, datasets, matching_heads, axiom_report, plot_curve,
+                                      check_claim):
     _, _, heads = matching_heads
     pairs = [p for p in datasets["TFC2"] if p.variant == "appended"]
     matrix = attention_by_level(hooked_model, pairs, heads, "term")
@@ -61,17 +53,24 @@ def test_matching_attention_saturates(hooked_model, datasets, matching_heads, ax
     value = float(steps[:, 1:].mean() / steps[:, 0].mean())
     axiom_report.sections["matching heads: attention to the repeated term (TFC2)"] = {
         f"k={k}": float(matrix[:, k].mean()) for k in range(matrix.shape[1])}
+    plot_curve("mh_saturation", range(matrix.shape[1]), {"matching heads": matrix},
+               title="Matching heads: query→term attention by occurrences (TFC2)", xlabel="occurrences k",
+               ylabel="attention to the term")
     check_claim(CLAIMS["mh.saturation"].result(value, queries=len(matrix), matching_heads=head_names(heads)))
 
 
 @pytest.mark.claim("mh.length")
-def test_matching_attention_shifts_with_length(hooked_model, datasets, matching_heads, axiom_report, check_claim):
+def test_matching_attention_shifts_with_length(hooked_model, datasets, matching_heads, axiom_report, plot_curve,
+                                               check_claim):
     _, _, heads = matching_heads
     matrix = attention_by_level(hooked_model, datasets["LNC1"], heads, "doc")
     means = matrix.mean(0)
     rho = float(stats.spearmanr(np.arange(len(means)), means)[0])
     axiom_report.sections["matching heads: query→document attention (LNC1)"] = {
         f"i={i}": float(m) for i, m in enumerate(means)}
+    plot_curve("mh_length", range(matrix.shape[1]), {"matching heads": matrix},
+               title="Matching heads: query→document attention by length (LNC1)", xlabel="sentences appended",
+               ylabel="attention to the document")
     check_claim(CLAIMS["mh.length"].result(abs(rho), spearman=rho, queries=len(matrix),
                                            matching_heads=head_names(heads)))
 
@@ -94,7 +93,7 @@ def random_matched_sets(heads, n_layers_heads: tuple[int, int], n_sets: int, see
 @pytest.mark.claim("mh.ablation")
 def test_ablating_matching_heads_lowers_perturbed_scores(hooked_model, patching_sets, matching_heads,
                                                         axiom_session, check_claim):
-    from circuits.patching import ablate_heads
+    from circuits.patching import ablate_heads, head_means
 
     heads = matching_heads[2]
     controls = random_matched_sets(heads, (hooked_model.cfg.n_layers, hooked_model.cfg.n_heads), 5,
@@ -103,9 +102,10 @@ def test_ablating_matching_heads_lowers_perturbed_scores(hooked_model, patching_
     for axiom in ("TFC1", "STMC1"):
         _, pairs = patching_sets[axiom]
         perturbed = hooked_model(pairs.perturbed).double().cpu().numpy()
+        means = head_means(hooked_model, pairs.baseline, sorted(set(heads).union(*controls)))
 
         def drop(head_set) -> float:
-            ablated = ablate_heads(hooked_model, pairs.perturbed, head_set, mode="mean", reference=pairs.baseline)
+            ablated = ablate_heads(hooked_model, pairs.perturbed, head_set, mode="mean", means=means)
             return float(perturbed.mean() - ablated.double().cpu().numpy().mean())
 
         drops[axiom] = {"perturbed_mean": float(perturbed.mean()), "matching_heads": drop(heads),

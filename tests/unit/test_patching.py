@@ -284,6 +284,8 @@ def test_mean_over_positions_is_the_masked_mean_written_everywhere(model, pairs)
     by_hand = model.run_with_hooks(pairs.perturbed, [("blocks.1.attn.hook_z", write_mean)])
     ablated = P.ablate_heads(model, pairs.perturbed, [(1, 2)], reference=pairs.baseline, batch_size=2)
     torch.testing.assert_close(ablated, by_hand, atol=TOL, rtol=0)
+    shared = P.head_means(model, pairs.baseline, [(0, 1), (1, 2)], batch_size=2)  # once for several head sets
+    assert torch.equal(P.ablate_heads(model, pairs.perturbed, [(1, 2)], means=shared, batch_size=2), ablated)
 
 
 def test_ablation_errors(model, pairs):
@@ -291,6 +293,8 @@ def test_ablation_errors(model, pairs):
         P.ablate_heads(model, pairs.baseline, [(0, 0)], mode="median")
     with pytest.raises(InputError, match="reference set"):
         P.ablate_heads(model, pairs.baseline, [(0, 0)])
+    with pytest.raises(InputError, match=r"means= lacks heads \[\(0, 0\)\]"):
+        P.ablate_heads(model, pairs.baseline, [(0, 0)], means=P.head_means(model, pairs.baseline, [(1, 2)]))
     short = model.tokenize(["bm25"], ["a"])
     with pytest.raises(InputError, match="no reference input with a real token at position"):
         P.ablate_heads(model, pairs.baseline, [(0, 0)], reference=short, per_position=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 pytest_plugins = ("pytester",)
 
@@ -79,3 +81,34 @@ def test_per_claim_markers_select(checkpoints, pytester, beir_folder):
                                            "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*test_few_heads_carry_the_signal_to_the_logit*"])
     assert "test_tfc1" not in result.stdout.str()
+
+
+def test_benchmark_timings_land_beside_the_report(pytester):
+    pytester.makepyfile(test_timed="""
+        def test_timed(benchmark):
+            benchmark.extra_info["pairs"] = 3
+            assert benchmark.pedantic(sum, args=([1, 2],), rounds=2, iterations=1) == 3
+    """)
+    result = pytester.runpytest_subprocess("--axiom-report-dir", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    data = json.loads((pytester.path / "out" / "benchmarks.json").read_text())
+    assert [b["name"] for b in data["benchmarks"]] == ["test_timed"]
+    assert data["benchmarks"][0]["extra_info"] == {"pairs": 3} and data["benchmarks"][0]["stats"]["rounds"] == 2
+    elsewhere = pytester.path / "mine.json"
+    result = pytester.runpytest_subprocess("--axiom-report-dir", "out2", "--benchmark-json", str(elsewhere),
+                                           "-p", "no:cacheprovider")
+    assert elsewhere.exists() and not (pytester.path / "out2" / "benchmarks.json").exists()
+
+
+def test_timing_tests_follow_the_claims_they_time(checkpoints, pytester, beir_folder):
+    def collected(*claims: str) -> str:
+        result = pytester.runpytest_subprocess("--checkpoint", str(checkpoints[1]), "--axiom-corpus",
+                                               str(beir_folder), *claims, "--collect-only", "-q",
+                                               "-p", "no:cacheprovider")
+        return result.stdout.str()
+
+    assert "test_patching_pass_timing[path_to_logit]" not in collected("--axiom-claims", "idf.u0")
+    only_qch = collected("--axiom-claims", "qch.idf")
+    assert "test_patching_pass_timing[path_to_scoring_heads_v]" in only_qch
+    assert "test_patching_pass_timing[path_to_logit]" not in only_qch
+    assert collected().count("test_patching_pass_timing[") == 3

@@ -50,6 +50,29 @@ def test_markdown_has_tables(tmp_path):
     assert loaded.to_json() == make_report().to_json()
 
 
+def test_figures_are_listed_once_and_linked(tmp_path):
+    report = make_report()
+    report.figures += ["tfc2.png", "lnc1.png", "tfc2.png"]
+    path = report.write(tmp_path)
+    assert json.loads(path.read_text())["figures"] == ["lnc1.png", "tfc2.png"]
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Figures" in markdown and "![tfc2.png](tfc2.png)" in markdown
+    assert load_report(path).to_json() == report.to_json()
+
+
+def test_curves_are_drawn_and_mismatched_lengths_refused(tmp_path):
+    import numpy as np
+
+    from circuits.plots import plot_curves
+
+    rows = np.random.default_rng(0).normal(size=(6, 4)).cumsum(1)
+    out = plot_curves(range(4), {"per query": rows, "single": rows.mean(0)}, tmp_path / "c.png", title="t",
+                      xlabel="k", ylabel="score")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 2000
+    with pytest.raises(ValueError, match="curve 'bad' has 3 points for 4 x values"):
+        plot_curves(range(4), {"bad": rows[:, :3]}, tmp_path / "d.png", title="t", xlabel="k", ylabel="s")
+
+
 def test_other_schema_and_garbage_are_refused(tmp_path):
     bad = tmp_path / "report.json"
     bad.write_text(json.dumps({"schema_version": 99}))
