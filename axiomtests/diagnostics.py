@@ -73,6 +73,17 @@ class BuildConfig:
     sentence_max_words: int = 30
     lnc1_other_queries: int = 20
 
+    @classmethod
+    def for_pairs(cls, pairs: int) -> "BuildConfig":
+        """Sizes that scale with ``--axiom-pairs`` (64 gives the defaults): ``pairs`` TFC1/STMC1 pairs per stratum
+        (one passage per query and stratum, more once the queries run short), and TFC2/LNC1 queries in the
+        default proportion 50:64. The corpus caps what a build can find; the manifest records what it found."""
+        if pairs < 1:
+            raise ValueError(f"pairs must be at least 1, got {pairs}")
+        scaled = max(1, round(pairs * cls.tfc2_queries / cls.tfc1_pairs_per_stratum))
+        return cls(tfc1_pairs_per_stratum=pairs, tfc1_docs_per_stratum=-(-pairs // cls.tfc1_pairs_per_stratum),
+                   tfc2_queries=scaled, lnc1_queries=scaled)
+
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
@@ -334,17 +345,25 @@ def build_datasets(out_dir: str | os.PathLike, source: str | None = None, seed: 
     return manifest
 
 
-def default_dataset_dir(*, seed: int = 0, source: str | None = None,
-                        tokenizer_dir: str | os.PathLike | None = None) -> Path:
-    """``<cache>/datasets/diagnostics-v<generator>-seed<seed>-<hash of source and tokenizer>``."""
-    key = _sha256_text(json.dumps([source, str(tokenizer_dir) if tokenizer_dir else None]))[:10]
+def default_dataset_dir(*, seed: int = 0, source: str | None = None, tokenizer_dir: str | os.PathLike | None = None,
+                        config: BuildConfig | None = None) -> Path:
+    """``<cache>/datasets/diagnostics-v<generator>-seed<seed>-<hash of source and tokenizer>``, plus a hash of
+    the sizes when they are not the defaults (so several sizes stay cached side by side). The tokenizer counts
+    by its files' content, not its path: the suite saves it to a fresh temporary folder every run."""
+    tokenizer = None
+    if tokenizer_dir is not None:
+        files = sorted(f for f in Path(tokenizer_dir).iterdir() if f.is_file())
+        tokenizer = hashlib.sha256(b"".join(f.name.encode() + b"\0" + f.read_bytes() for f in files)).hexdigest()
+    key = _sha256_text(json.dumps([source, tokenizer]))[:10]
+    if config is not None and config != BuildConfig():
+        key += "-" + _sha256_text(json.dumps(asdict(config), sort_keys=True))[:8]
     return cache_dir() / "datasets" / f"diagnostics-v{P.GENERATOR_VERSION}-seed{seed}-{key}"
 
 
 def ensure_datasets(*, seed: int = 0, source: str | None = None, tokenizer_dir: str | os.PathLike | None = None,
                     config: BuildConfig | None = None) -> Path:
     """The folder of the datasets for these arguments, built first if it has no current manifest."""
-    folder = default_dataset_dir(seed=seed, source=source, tokenizer_dir=tokenizer_dir)
+    folder = default_dataset_dir(seed=seed, source=source, tokenizer_dir=tokenizer_dir, config=config)
     cfg = asdict(config or BuildConfig())
     try:
         manifest = load_manifest(folder)

@@ -63,9 +63,24 @@ def _check_levels(levels: int) -> None:
         raise InvalidArgument(f"levels must be a positive integer, got {levels!r}")
 
 
-def _with_terms(items: list[P.BasePair], tokenizer: PreTrainedTokenizerBase) -> list[tuple[P.BasePair, list[str]]]:
+class _Options(list):
+    """Drawable options shown by their count: Hypothesis builds a strategy's repr from its arguments, and a full
+    base set made that repr megabytes long."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} options>"
+
+
+class _Cache(dict):
+    """A strategy's memo, shown by its size (see ``_Options``)."""
+
+    def __repr__(self) -> str:
+        return f"<cache of {len(self)}>"
+
+
+def _with_terms(items: list[P.BasePair], tokenizer: PreTrainedTokenizerBase) -> _Options:
     terms = {q: P.eligible_terms(q, tokenizer)[0] for q in dict.fromkeys(b.query for b in items)}
-    options = [(b, terms[b.query]) for b in items if terms[b.query]]
+    options = _Options((b, terms[b.query]) for b in items if terms[b.query])
     if not options:
         raise InvalidArgument("no query of base has an eligible term (a non-stopword word that is a single "
                               "token of the tokenizer); use a larger or different base set")
@@ -91,7 +106,7 @@ def tfc1_pairs(*, base: Sequence[P.BasePair], tokenizer: PreTrainedTokenizerBase
 
 
 @st.composite
-def _tfc1(draw: DrawFn, options: list[tuple[P.BasePair, list[str]]], tokenizer: PreTrainedTokenizerBase,
+def _tfc1(draw: DrawFn, options: _Options, tokenizer: PreTrainedTokenizerBase,
           filler: str) -> P.Pair:
     base, terms = draw(st.sampled_from(options))
     term = draw(st.sampled_from(terms))
@@ -116,11 +131,11 @@ def stmc1_pairs(*, base: Sequence[P.BasePair], tokenizer: PreTrainedTokenizerBas
     if reference is not None and not isinstance(reference, P.ReferenceEmbedding):
         raise InvalidArgument(f"reference must be an axiomtests.perturb.ReferenceEmbedding, "
                               f"got {type(reference).__name__}")
-    return _stmc1(options, tokenizer, reference or P.ReferenceEmbedding.load(), filler, {})
+    return _stmc1(options, tokenizer, reference or P.ReferenceEmbedding.load(), filler, _Cache())
 
 
 @st.composite
-def _stmc1(draw: DrawFn, options: list[tuple[P.BasePair, list[str]]], tokenizer: PreTrainedTokenizerBase,
+def _stmc1(draw: DrawFn, options: _Options, tokenizer: PreTrainedTokenizerBase,
            reference: P.ReferenceEmbedding, filler: str,
            cache: dict[tuple[str, str], list[P.Candidate]]) -> P.Pair:
     base, terms = draw(st.sampled_from(options))
@@ -147,8 +162,8 @@ def tfc2_pairs(*, base: Sequence[P.BasePair], tokenizer: PreTrainedTokenizerBase
     if variant not in P.TFC2_VARIANTS:
         raise InvalidArgument(f"variant must be one of {P.TFC2_VARIANTS}, got {variant!r}")
     _check_levels(levels)
-    options = [(b, t) for b, terms in _with_terms(_check(base, tokenizer, filler), tokenizer) for t in terms
-               if P.tfc2_window(b.passage, t, levels=levels, max_words=max_words) is not None]
+    options = _Options((b, t) for b, terms in _with_terms(_check(base, tokenizer, filler), tokenizer) for t in terms
+                       if P.tfc2_window(b.passage, t, levels=levels, max_words=max_words) is not None)
     if not options:
         raise InvalidArgument(f"no passage of base has {levels} occurrences of a query term within {max_words} "
                               f"words; lower levels or raise max_words")
@@ -156,7 +171,7 @@ def tfc2_pairs(*, base: Sequence[P.BasePair], tokenizer: PreTrainedTokenizerBase
 
 
 @st.composite
-def _tfc2(draw: DrawFn, options: list[tuple[P.BasePair, str]], tokenizer: PreTrainedTokenizerBase, variant: str,
+def _tfc2(draw: DrawFn, options: _Options, tokenizer: PreTrainedTokenizerBase, variant: str,
           levels: int, max_words: int, filler: str) -> P.Pair:
     base, term = draw(st.sampled_from(options))
     k = draw(st.integers(0, levels - 1))
@@ -188,7 +203,7 @@ def lnc1_pairs(*, base: Sequence[P.BasePair], tokenizer: PreTrainedTokenizerBase
         docs_of[b.query_id].add(b.doc_id)
     if len(docs_of) < 2:
         raise InvalidArgument("LNC1 needs a base set with at least two queries (sentences come from other queries)")
-    return _lnc1(items, docs_of, tokenizer, levels, sentence_min_words, sentence_max_words, filler)
+    return _lnc1(_Options(items), _Cache(docs_of), tokenizer, levels, sentence_min_words, sentence_max_words, filler)
 
 
 @st.composite

@@ -26,10 +26,12 @@ def tokenizer_dir(hooked_model, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def datasets(axiom_session, hooked_model, tokenizer_dir, axiom_report) -> dict:
-    """Every diagnostic dataset, built for this tokenizer (cached), checked against its manifest."""
-    from axiomtests.diagnostics import ensure_datasets, load_datasets, load_manifest
+    """Every diagnostic dataset, built for this tokenizer at the sizes of ``--axiom-pairs`` (cached), checked
+    against its manifest."""
+    from axiomtests.diagnostics import BuildConfig, ensure_datasets, load_datasets, load_manifest
 
-    folder = ensure_datasets(seed=axiom_session.seed, source=axiom_session.corpus, tokenizer_dir=tokenizer_dir)
+    folder = ensure_datasets(seed=axiom_session.seed, source=axiom_session.corpus, tokenizer_dir=tokenizer_dir,
+                             config=BuildConfig.for_pairs(axiom_session.pairs))
     manifest = load_manifest(folder)
     axiom_report.datasets = {"generator": manifest["generator"], "seed": manifest["seed"],
                              "files": manifest["files"], "sources": manifest.get("sources", {})}

@@ -145,6 +145,28 @@ def test_ensure_datasets_builds_once_then_reuses(monkeypatch, tmp_path, beir_fol
     assert D.ensure_datasets(source=str(beir_folder), seed=3, config=SMALL) == folder
     assert (folder / D.MANIFEST).stat().st_mtime_ns == stamp
     assert D.ensure_datasets(source=str(beir_folder), seed=4, config=SMALL) != folder
+    other_sizes = D.BuildConfig(tfc1_pairs_per_stratum=3, tfc2_queries=2, lnc1_queries=2, levels=3)
+    assert D.default_dataset_dir(source=str(beir_folder), seed=3, config=other_sizes) != folder
+
+
+def test_cache_key_follows_tokenizer_content_not_its_path(tmp_path):
+    first, second, changed = (tmp_path / n for n in ("a", "b", "c"))
+    for folder, vocab in ((first, "x\ny"), (second, "x\ny"), (changed, "x\nz")):
+        folder.mkdir()
+        (folder / "vocab.txt").write_text(vocab)
+    assert D.default_dataset_dir(tokenizer_dir=first) == D.default_dataset_dir(tokenizer_dir=second)
+    assert D.default_dataset_dir(tokenizer_dir=first) != D.default_dataset_dir(tokenizer_dir=changed)
+    assert D.default_dataset_dir(config=D.BuildConfig()) == D.default_dataset_dir()
+
+
+def test_sizes_scale_with_pairs():
+    assert D.BuildConfig.for_pairs(64) == D.BuildConfig()
+    big = D.BuildConfig.for_pairs(256)
+    assert (big.tfc1_pairs_per_stratum, big.tfc1_docs_per_stratum, big.tfc2_queries, big.lnc1_queries) == (
+        256, 4, 200, 200)
+    assert D.BuildConfig.for_pairs(8).tfc2_queries == 6
+    with pytest.raises(ValueError, match="pairs must be at least 1"):
+        D.BuildConfig.for_pairs(0)
 
 
 def test_build_does_not_depend_on_the_hash_seed(built, beir_folder, tmp_path):
