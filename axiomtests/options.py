@@ -69,8 +69,10 @@ def add_model_options(addoption: AddOption, prefix: str = "axiom-") -> None:
 
 def add_run_options(addoption: AddOption, prefix: str = "axiom-") -> None:
     """Options that size and record a run."""
-    addoption(f"--{prefix}seed", metavar="N", default=0, type=int, help="Seed of every sample. Default: %(default)r")
+    addoption(f"--{prefix}seed", metavar="N", default=0, type=int,
+              help="Seed of every sample, the diagnostic datasets included. Default: %(default)r")
     addoption(f"--{prefix}pairs", metavar="N", default=64, type=parse_positive_int,
-              help="Pairs sampled per check. Default: %(default)r")
+              help="Sample size of every check: N TFC1/STMC1 pairs per stratum, N·50/64 TFC2/LNC1 queries, N "
+                   "patching pairs (see the README for what each claim needs). Default: %(default)r")
     addoption(f"--{prefix}corpus", metavar="SOURCE", default=None,
               help="Base corpus: a BEIR folder or an ir_datasets id. Default: the embedded TREC RAG 2024 sample")

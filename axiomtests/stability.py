@@ -1,11 +1,12 @@
 """Sample-size stability: how far each claim's verdict is from flipping, from reports of two or more seeds.
 
-Per claim, the noise of its value is estimated two ways and the larger is kept: the spread across seeds
+Per claim, the noise of one run's value is estimated two ways and the larger is kept: the spread across seeds
 (sample standard deviation over the reports) and, where the claim has one, the bootstrap CI (half-width ÷
-1.96). The verdict is *stable* when every seed agrees and the closest value sits more than 1.96 noise units
-from the threshold. Noise falls as 1/√n, so ``(1.96·noise / margin)²`` is the factor by which the sample would
-have to grow for a stable verdict (≤ 1: the current sample is enough). With two seeds the spread rests on one
-degree of freedom: read the factor as an order of magnitude, not a figure.
+1.96); the seeds redraw the datasets too, which a bootstrap over one dataset's queries cannot see. The margin
+is the distance of the seeds' mean value from the threshold. The verdict is *stable* when every seed agrees
+and the margin exceeds 1.96 noise units. Noise falls as 1/√n, so ``(1.96·noise / margin)²`` is the factor by
+which the sample would have to grow for a stable verdict (≤ 1: the current sample is enough). A few seeds give
+few degrees of freedom: read the factor as an order of magnitude, not a figure.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Stability:
     values: tuple[float | None, ...]
     verdicts: tuple[str, ...]
     noise: float | None  # estimated standard deviation of the value at the current sample size
-    margin: float | None  # smallest distance of a seed's value from the threshold
+    margin: float | None  # distance of the seeds' mean value from the threshold
     factor: float | None  # sample growth needed for a stable verdict (<= 1: stable now)
 
     @property
@@ -46,7 +47,7 @@ def claim_stability(results: Sequence[ClaimResult]) -> Stability:
     spread = float(known.std(ddof=1)) if len(known) > 1 else 0.0
     halves = [(r.ci[1] - r.ci[0]) / (2 * Z95) for r in results if r.ci]
     noise = max([spread, *halves]) if len(known) == len(values) else None
-    margin = float(np.abs(known - claim.threshold.bound).min()) if len(known) == len(values) else None
+    margin = float(abs(known.mean() - claim.threshold.bound)) if len(known) == len(values) else None
     if noise is None or margin is None:
         factor = None
     elif noise == 0:

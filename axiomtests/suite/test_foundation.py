@@ -10,7 +10,6 @@ import torch
 from circuits.report import ClaimResult
 
 TOLERANCE = 1e-5  # absolute, against HF eager attention: the same arithmetic, so in practice exactly 0
-SDPA_RTOL = 1e-6  # SDPA is another kernel: its float error grows with the logit, so 1e-5 + 1e-6·|logit|
 
 
 def sample_pairs(corpus, n: int, seed: int) -> list[tuple[str, str]]:
@@ -22,36 +21,51 @@ def sample_pairs(corpus, n: int, seed: int) -> list[tuple[str, str]]:
     return [(corpus.queries[q], corpus.docs[d]) for q, d in chosen]
 
 
-@pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
-def test_scores_equal_plain_hugging_face(hooked_model, corpus, axiom_session, axiom_report, attn_implementation):
-    """Faithfulness gate: max |hooked logit − HF logit| over sampled corpus pairs, padded batches of 16."""
+@pytest.fixture(scope="module")
+def logits(hooked_model, corpus, axiom_session) -> dict:
+    """Logits of sampled corpus pairs (padded batches of 16): the hooked model, and plain HF with eager and
+    with SDPA attention; plus how many documents were truncated."""
     from transformers import AutoModelForSequenceClassification
 
-    reference = AutoModelForSequenceClassification.from_pretrained(
-        axiom_session.resolved_checkpoint(), revision=axiom_session.revision, trust_remote_code=False,
-        use_safetensors=not axiom_session.allow_pickle or None, attn_implementation=attn_implementation,
-    ).eval().to(axiom_session.device)
     pairs = sample_pairs(corpus, axiom_session.pairs, axiom_session.seed)
-    rtol = SDPA_RTOL if attn_implementation == "sdpa" else 0.0
-    worst, excess, truncated = 0.0, 0.0, 0
-    for start in range(0, len(pairs), 16):
-        queries, docs = zip(*pairs[start:start + 16])
-        batch = hooked_model.tokenize(list(queries), list(docs))
-        truncated += batch.n_truncated
-        with torch.inference_mode():
-            expected = reference(**batch.inputs()).logits
-        diff = (hooked_model.logits(batch) - expected).abs()
-        worst = max(worst, diff.max().item())
-        excess = max(excess, (diff - TOLERANCE - rtol * expected.abs()).max().item())
-    section = axiom_report.sections.setdefault("faithfulness", {"pairs": len(pairs), "tolerance": TOLERANCE,
-                                                                "truncated_documents": truncated})
+    batches = [hooked_model.tokenize(*map(list, zip(*pairs[i:i + 16]))) for i in range(0, len(pairs), 16)]
+    out = {"pairs": len(pairs), "truncated": sum(b.n_truncated for b in batches)}
+    with torch.inference_mode():
+        out["hooked"] = torch.cat([hooked_model.logits(b) for b in batches])
+        for implementation in ("eager", "sdpa"):
+            reference = AutoModelForSequenceClassification.from_pretrained(
+                axiom_session.resolved_checkpoint(), revision=axiom_session.revision, trust_remote_code=False,
+                use_safetensors=not axiom_session.allow_pickle or None, attn_implementation=implementation,
+            ).eval().to(axiom_session.device)
+            out[implementation] = torch.cat([reference(**b.inputs()).logits for b in batches])
+    return out
+
+
+@pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
+def test_scores_equal_plain_hugging_face(logits, axiom_report, attn_implementation):
+    """Faithfulness gate: |hooked logit − HF logit| over sampled corpus pairs.
+
+    Against HF eager (the arithmetic the hooks wrap): at most 1e-5. Against HF's default SDPA kernel, whose
+    float error is its own and grows with the inputs: at most 1e-5 beyond HF eager's own distance to SDPA,
+    pair by pair (a hooked model that drifted from eager would break it; kernel noise alone cannot).
+    """
+    diff = (logits["hooked"] - logits[attn_implementation]).abs()
+    allowed = torch.full_like(diff, TOLERANCE)
+    if attn_implementation == "sdpa":
+        allowed += (logits["eager"] - logits["sdpa"]).abs()
+    worst, excess = diff.max().item(), (diff - allowed).max().item()
+    section = axiom_report.sections.setdefault("faithfulness", {"pairs": logits["pairs"], "tolerance": TOLERANCE,
+                                                                "truncated_documents": logits["truncated"]})
     section[f"max_abs_logit_diff_{attn_implementation}"] = worst
+    threshold = f"<= {TOLERANCE}" + (" + |HF eager − HF sdpa|" if attn_implementation == "sdpa" else "")
     axiom_report.add(ClaimResult(
-        id=f"foundation.faithful_{attn_implementation}", status="pass" if excess <= 0 else "fail",
-        value=worst, threshold=f"<= {TOLERANCE}" + (f" + {rtol}·|logit|" if rtol else ""), statement="hooked logits equal plain Hugging Face logits",
-        provenance="prior-art §8.1 (no anchor checks this)", details={"pairs": len(pairs)}))
+        id=f"foundation.faithful_{attn_implementation}", status="pass" if excess <= 0 else "fail", value=worst,
+        threshold=threshold, statement="hooked logits equal plain Hugging Face logits",
+        provenance="prior-art §8.1 (no anchor checks this)",
+        details={"pairs": logits["pairs"],
+                 "hf_eager_vs_sdpa_max_abs": (logits["eager"] - logits["sdpa"]).abs().max().item()}))
     assert excess <= 0, (f"hooked model differs from Hugging Face ({attn_implementation}) by up to {worst:.3g}, "
-                         f"beyond {TOLERANCE} + {rtol}·|logit|")
+                         f"beyond {threshold}")
 
 
 def test_default_checkpoint_model_card(axiom_session, hooked_model, axiom_report):
