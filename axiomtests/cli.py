@@ -15,7 +15,7 @@ def _run(args: argparse.Namespace) -> int:
 
     argv = ["--pyargs", "axiomtests.suite", "-p", "no:cacheprovider", "--axiom-report-dir", args.out,
             "--axiom-seed", str(args.seed), "--axiom-pairs", str(args.pairs), "--axiom-device", args.device,
-            "--axiom-score", args.score]
+            "--axiom-score", args.score, "--axiom-findings", args.findings]
     for flag, value in (("--checkpoint", args.checkpoint), ("--axiom-tokenizer", args.tokenizer),
                         ("--axiom-revision", args.revision), ("--axiom-corpus", args.corpus)):
         if value:
@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(run.add_argument, prefix="")
     add_run_options(run.add_argument, prefix="")
     run.add_argument("--out", metavar="DIR", default="report", help="report folder. Default: %(default)r")
+    run.add_argument("--findings", choices=("xfail", "fail"), default="xfail",
+                     help="a failing claim is a finding in the report and exits 0 ('xfail'), or exits 1 ('fail'); "
+                          "errors always exit 1. Default: %(default)r")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=_run)
     build = sub.add_parser("build", help="build (or reuse) the embedded default checkpoint")

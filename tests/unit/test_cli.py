@@ -32,6 +32,18 @@ def test_run_options_mirror_the_plugin():
         build_parser().parse_args(["run", "--pairs", "0"])
 
 
+def test_run_reports_findings_without_failing_unless_asked(monkeypatch):
+    import pytest as pytest_module
+
+    seen = []
+    monkeypatch.setattr(pytest_module, "main", lambda argv: seen.append(argv) or 0)
+    assert main(["run", "--out", "o"]) == 0
+    assert main(["run", "--findings", "fail"]) == 0
+    first, second = seen
+    assert first[first.index("--axiom-findings") + 1] == "xfail" and "o" in first
+    assert second[second.index("--axiom-findings") + 1] == "fail"
+
+
 def test_patch_subcommand_is_wired():
     from axiomtests.patch_cli import patch_command
 
