@@ -78,7 +78,9 @@ class Report:
                       tabulate(rows, headers=["claim", "status", "value", "threshold", "95% CI", "paper"],
                                tablefmt="github")]
         if self.figures:
-            lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in sorted(set(self.figures))]
+            lines += ["", "## Figures"]
+            for name in sorted(set(self.figures)):
+                lines += ["", f"![{name}]({name})"]
         env = self.environment
         lines += ["", "## Environment", "",
                   tabulate([[k, _fmt(v)] for k, v in sorted(env.items())], tablefmt="github")]
