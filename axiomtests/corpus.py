@@ -132,8 +132,6 @@ def _from_json(data: dict) -> Corpus:
                   data["provenance"])
 
 
-
-
 # --------------------------------------------------------------------------- helpers on any corpus
 
 def split_queries(corpus: Corpus, holdout: float = 0.2, seed: int = 0) -> tuple[list[str], list[str]]:

@@ -266,8 +266,6 @@ def _dumps_record(pair: P.Pair) -> str:
     return json.dumps(pair.to_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-
-
 def build_datasets(out_dir: str | os.PathLike, source: str | None = None, seed: int = 0,
                    tokenizer_dir: str | os.PathLike | None = None, *, config: BuildConfig | None = None,
                    reference_dir: str | os.PathLike | None = None) -> dict[str, Any]:

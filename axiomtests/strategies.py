@@ -72,7 +72,7 @@ class _Options(list):
 
 
 class _Cache(dict):
-    """A strategy's memo, shown by its size (see ``_Options``)."""
+    """A strategy argument's mapping (a memo, a lookup), shown by its size (see ``_Options``)."""
 
     def __repr__(self) -> str:
         return f"<cache of {len(self)}>"

@@ -860,18 +860,18 @@ def ablate_heads(model: HookedCrossEncoder, batch: PairBatch, heads: Sequence[He
     """
     if mode not in ("mean", "zero"):
         raise InputError(f"mode must be 'mean' or 'zero', got {mode!r}")
-    if mode == "mean" and reference is None and means is None:
-        raise InputError("mean ablation needs a reference set of inputs: pass reference=<PairBatch> (or means= "
-                         "from head_means)")
-    if mode == "mean" and means is not None:
+    if mode == "zero":
+        values: Mapping[Head, Tensor] = {}
+    elif means is not None:
         missing = sorted(set(heads) - set(means))
         if missing:
             raise InputError(f"means= lacks heads {missing[:8]}: compute head_means over every head you ablate")
-        values = dict(means)
-    elif mode == "mean":
+        values = means
+    elif reference is not None:
         values = head_means(model, reference, heads, per_position=per_position, batch_size=batch_size)
     else:
-        values = {}
+        raise InputError("mean ablation needs a reference set of inputs: pass reference=<PairBatch> (or means= "
+                         "from head_means)")
     n_pos = batch.input_ids.shape[1]
     by_layer: dict[int, list[int]] = {}
     for layer, head in sorted(set(heads)):

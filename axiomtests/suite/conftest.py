@@ -151,7 +151,6 @@ def patching_sets(hooked_model, datasets, axiom_session) -> dict:
 def path_to_logit(hooked_model, patching_sets, axiom_session, axiom_report) -> dict:
     """Head→logit path patching effects ``[layer, head]`` on TFC1 and STMC1, with heatmaps in the report dir."""
     from circuits.patching import path_patch
-
     from circuits.plots import plot_effects
 
     results = {axiom: path_patch(hooked_model, pairs, seed=axiom_session.seed)

@@ -7,7 +7,6 @@ then measured on the other half or on other datasets, so the selection cannot fl
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from scipy import stats
