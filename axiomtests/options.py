@@ -33,8 +33,18 @@ def parse_non_negative(value: str) -> float:
 
 
 def parse_device(value: str) -> str:
-    if value != "cpu" and not value.startswith("cuda") and value != "mps":
+    """A device name this machine can use: refused at parse time, before a checkpoint is built or loaded."""
+    if value == "cpu":
+        return value
+    if not value.startswith("cuda") and value != "mps":
         raise argparse.ArgumentTypeError(f"device {value!r} is not one of cpu, cuda, cuda:N, mps")
+    from circuits.device import usable_device
+    from circuits.errors import DeviceError
+
+    try:
+        usable_device(value)
+    except DeviceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return value
 
 

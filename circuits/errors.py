@@ -19,3 +19,7 @@ class HookError(AxiomError):
 
 class InputError(AxiomError):
     """A query/document input cannot be scored as given."""
+
+
+class DeviceError(AxiomError):
+    """The requested torch device is not usable on this machine."""

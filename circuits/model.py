@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from circuits.architectures import Architecture, architecture_for, resolve
+from circuits.device import usable_device
 from circuits.errors import CheckpointError, InputError
 from circuits.hooks import ActivationCache, HookFn, HookRegistry, hook_names
 
@@ -168,6 +169,7 @@ class HookedCrossEncoder:
         """
         from transformers import AutoConfig, AutoModelForSequenceClassification
 
+        device = usable_device(device)  # before loading: a device this machine lacks fails in a second
         spec = str(checkpoint)
         local = Path(spec).expanduser()
         is_local = local.exists() or not _HUB_ID.match(spec) or spec.startswith((".", "/", "~"))
@@ -203,7 +205,7 @@ class HookedCrossEncoder:
         return hooked.to(device)
 
     def to(self, device: str | torch.device) -> "HookedCrossEncoder":
-        self.model.to(device)
+        self.model.to(usable_device(device))
         return self
 
     @property
