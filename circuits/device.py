@@ -9,11 +9,12 @@ from circuits.errors import DeviceError
 
 def usable_device(device: str | torch.device) -> torch.device:
     """``device`` as a ``torch.device``; a ``DeviceError`` that says why and what to pass instead when this
-    machine's torch cannot run on it (a CPU-only build, no visible GPU, an index past the visible GPUs)."""
+    machine's torch cannot run on it (a CPU-only build, no visible GPU, an index past the visible GPUs, a
+    backend such as xpu that this build lacks)."""
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise DeviceError(f"{device!r} is not a torch device ({exc}). Fix: pass cpu, cuda, cuda:N or mps.") from None
+        raise DeviceError(f"{device!r} is not a torch device ({exc}). Fix: pass cpu, cuda, cuda:N, mps or another torch device type.") from None
     build = f"torch {torch.__version__}"
     if dev.type == "cuda":
         if torch.version.cuda is None:
@@ -30,4 +31,9 @@ def usable_device(device: str | torch.device) -> torch.device:
     elif dev.type == "mps" and not torch.backends.mps.is_available():
         raise DeviceError(f"device 'mps' asked for, but {build} cannot use Apple's Metal backend here (it needs "
                           "macOS 12.3+ on Apple silicon and an MPS build). Fix: pass cpu.")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        backend = getattr(torch, dev.type, None)  # torch.xpu, torch.hpu, a registered PrivateUse1 backend …
+        if backend is None or not backend.is_available():
+            raise DeviceError(f"device {str(dev)!r} asked for, but {build} has no usable {dev.type!r} backend here. "
+                              "Fix: pass cpu, or install the torch build (and driver) for that accelerator.")
     return dev

@@ -119,3 +119,27 @@ def attention_to_positions(model: HookedCrossEncoder, queries: list[str], docs: 
             per_head.append((to_keys * seg.query).sum(-1) / seg.query.sum(-1))
         out.append(torch.stack(per_head).mean(0).cpu().double().numpy())
     return np.concatenate(out)
+
+
+def query_token_attention(model: HookedCrossEncoder, queries: list[str], docs: list[str],
+                          heads: list[tuple[int, int]], idf: np.ndarray, source_rows: str) -> dict[str, float]:
+    """Per head, Pearson r (pooled over pairs) between the attention query tokens receive and their IDF.
+
+    ``source_rows="cls"``: attention from [CLS]; ``"query"``: mean attention from every query token. ``idf``
+    is indexed by token id.
+    """
+    batch = model.tokenize(queries, docs)
+    query = segments(model, batch).query.cpu()
+    layers = sorted({layer for layer, _ in heads})
+    _, cache = model.run_with_cache(batch, names_filter=[f"blocks.{l}.attn.hook_pattern" for l in layers])
+    token_idf = idf[batch.input_ids.cpu().numpy()][query.numpy()]
+    out = {}
+    for layer, head in heads:
+        pattern = cache["pattern", layer][:, head].cpu()  # [b, q, k]
+        if source_rows == "cls":
+            received = pattern[:, 0, :]
+        else:
+            received = (pattern * query[:, :, None].to(pattern.dtype)).sum(1) / query.sum(1, keepdim=True)
+        values = received[query].double().numpy()
+        out[f"{layer}.{head}"] = float(np.corrcoef(values, token_idf)[0, 1]) if values.std() > 0 else float("nan")
+    return out

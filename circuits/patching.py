@@ -728,9 +728,9 @@ def _receive(model: HookedCrossEncoder, plan: _Plan, chunk: _Chunk, captured: Ma
     mask = chunk.mask.repeat(copies, 1, 1, 1)
     resid = _stack(chunk.base[act_name("resid_pre", first)], copies, False)
     for layer in range(first, n_layers):
-        heads = receiving.get(layer)
         edit = _Edit()
-        if heads is not None:
+        if layer in receiving:
+            heads = _head_index(receiving[layer], resid.device)
             values = captured.get(layer)
             if values is None:
                 values = _stack(chunk.base[act_name(key, layer)][:, :, heads], copies, False)
@@ -739,7 +739,12 @@ def _receive(model: HookedCrossEncoder, plan: _Plan, chunk: _Chunk, captured: Ma
     return _scores(model, resid)
 
 
-def _replace_heads(heads: list[int], values: Tensor, _key: str, tensor: Tensor) -> Tensor:
+def _head_index(heads: list[int], device: torch.device) -> Tensor:
+    """Head numbers as an index tensor on ``device`` (one copy per pass, not one per indexing)."""
+    return torch.tensor(heads, dtype=torch.long).to(device)
+
+
+def _replace_heads(heads: Tensor, values: Tensor, _key: str, tensor: Tensor) -> Tensor:
     tensor[:, :, heads] = values.narrow(1, 0, tensor.shape[1])
     return tensor
 
@@ -778,7 +783,7 @@ def _run_reference(model: HookedCrossEncoder, plan: _Plan, sites: tuple[Site, ..
             scores.append(model.run_with_hooks(pairs.baseline, hooks))
             continue
         captured: dict[str, Tensor] = {}
-        receiving = plan.receiver_heads()
+        receiving = {l: _head_index(heads, model.device) for l, heads in plan.receiver_heads().items()}
         capture = [(act_name(plan.receiver_input, l), partial(_capture, captured, heads))
                    for l, heads in receiving.items()]
         model.run_with_hooks(pairs.baseline, hooks + capture)
@@ -807,11 +812,11 @@ def _write_hook(write: Write, source: Mapping[str, Tensor]) -> tuple[str, Any]:
     return act_name(write.site.key, write.layer), hook
 
 
-def _capture(store: dict[str, Tensor], heads: list[int], tensor: Tensor, point: Any) -> None:
+def _capture(store: dict[str, Tensor], heads: Tensor, tensor: Tensor, point: Any) -> None:
     store[point.name] = tensor[:, :, heads].clone()
 
 
-def _put_heads(heads: list[int], values: Tensor, tensor: Tensor, point: Any) -> Tensor:
+def _put_heads(heads: Tensor, values: Tensor, tensor: Tensor, point: Any) -> Tensor:
     tensor = tensor.clone()
     tensor[:, :, heads] = values
     return tensor

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS
-from circuits.matching import segments
+from circuits.matching import query_token_attention
 
 
 def names(heads) -> list[str]:
@@ -36,36 +36,14 @@ def test_exact_and_semantic_matches_use_the_same_heads(path_to_logit, check_clai
         stmc1_top=[{"head": label, "effect": e} for label, e in path_to_logit["STMC1"].top(8)]))
 
 
-def query_token_attention(model, pairs, heads, idf: np.ndarray, source_rows: str) -> dict[str, float]:
-    """Per head, Pearson r (pooled over pairs) between the attention query tokens receive and their IDF.
-
-    ``source_rows="cls"``: attention from [CLS]; ``"query"``: mean attention from every query token.
-    """
-    batch = model.tokenize([p.query for p in pairs], [p.document for p in pairs])
-    seg = segments(model, batch)
-    layers = sorted({layer for layer, _ in heads})
-    _, cache = model.run_with_cache(batch, names_filter=[f"blocks.{l}.attn.hook_pattern" for l in layers])
-    token_idf = idf[batch.input_ids.cpu().numpy()][seg.query.cpu().numpy()]
-    out = {}
-    for layer, head in heads:
-        pattern = cache["pattern", layer][:, head].cpu()  # [b, q, k]
-        if source_rows == "cls":
-            received = pattern[:, 0, :]
-        else:
-            rows = seg.query[:, :, None].to(pattern.dtype)
-            received = (pattern * rows).sum(1) / seg.query.sum(1, keepdim=True)
-        values = received[seg.query].double().numpy()
-        out[f"{layer}.{head}"] = float(np.corrcoef(values, token_idf)[0, 1]) if values.std() > 0 else float("nan")
-    return out
-
-
 @pytest.mark.claim("rsh.attention_idf")
 def test_scoring_heads_weight_query_tokens_by_idf(hooked_model, patching_sets, scoring_heads, vocab_idf,
                                                  check_claim):
     if not scoring_heads:
         pytest.fail("no scoring head found: the TFC1 head→logit effects are all ≤ 0")
     pairs, _ = patching_sets["TFC1"]
-    per_head = query_token_attention(hooked_model, pairs, scoring_heads, vocab_idf[0], "cls")
+    per_head = query_token_attention(hooked_model, [p.query for p in pairs], [p.document for p in pairs],
+                                     scoring_heads, vocab_idf[0], "cls")
     value = float(np.nanmean(np.abs(list(per_head.values()))))
     check_claim(CLAIMS["rsh.attention_idf"].result(value, per_head=per_head))
 
@@ -89,7 +67,8 @@ def test_contextualisation_heads_attend_to_high_idf_tokens(hooked_model, patchin
     if not qch:
         pytest.fail("no head outside the matching and scoring heads sends a positive effect to the scoring "
                     "heads' values")
-    per_head = query_token_attention(hooked_model, pairs, qch, vocab_idf[0], "query")
+    per_head = query_token_attention(hooked_model, [p.query for p in pairs], [p.document for p in pairs], qch,
+                                     vocab_idf[0], "query")
     axiom_report.sections["path patching into the scoring heads' values (TFC1)"] = {
         "receivers": names(receivers), "top": [{"head": label, "effect": e} for label, e in result.top(8)]}
     check_claim(CLAIMS["qch.idf"].result(max(per_head.values()), contextualisation_heads=names(qch),

@@ -44,8 +44,11 @@ def test_mps_without_metal_and_bad_names_are_refused(monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     with pytest.raises(DeviceError, match="Metal backend"):
         usable_device("mps")
-    with pytest.raises(DeviceError, match="'cuda:x' is not a torch device.*Fix: pass cpu, cuda, cuda:N or mps"):
+    with pytest.raises(DeviceError, match="'cuda:x' is not a torch device.*Fix: pass cpu, cuda, cuda:N, mps"):
         usable_device("cuda:x")
+    monkeypatch.setattr(torch.xpu, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match="no usable 'xpu' backend"):
+        usable_device("xpu")
 
 
 def test_loading_checks_the_device_before_the_checkpoint(gpus, tmp_path):
@@ -66,5 +69,5 @@ def test_command_line_refuses_at_parse_time(gpus):
     assert parse_device("cpu") == "cpu"
     with pytest.raises(argparse.ArgumentTypeError, match="built without CUDA"):
         parse_device("cuda")
-    with pytest.raises(argparse.ArgumentTypeError, match="not one of cpu, cuda, cuda:N, mps"):
+    with pytest.raises(argparse.ArgumentTypeError, match="'tpu' is not a torch device"):
         parse_device("tpu")

@@ -79,3 +79,20 @@ def test_similarity_correlation_is_one_for_a_head_that_attends_by_similarity(tin
     pattern[:, 0] = cosine * 0.5 + 0.1  # head 0 is a perfect (affine) similarity matcher
     r = similarity_correlation(pattern, cosine, seg)
     assert r[0] == pytest.approx(1.0) and abs(r[1]) < 0.5
+
+
+def test_query_token_attention_runs_on_a_device_that_is_not_the_cpu(tiny_checkpoint):
+    """The [CLS]/query-row attention vs IDF measure keeps CPU and device tensors apart (it mixed them once)."""
+    from circuits.matching import query_token_attention
+    from fake_device import fake_device_or_skip
+
+    device = fake_device_or_skip()
+    queries, docs = ["what is bm25", "river bank money"], ["bm25 is a ranking function", "the bank of the river"]
+    idf = np.random.default_rng(0).random(200)
+    for rows in ("cls", "query"):
+        cpu = query_token_attention(HookedCrossEncoder.from_pretrained(tiny_checkpoint("bert")), queries, docs,
+                                    [(0, 1), (1, 2)], idf, rows)
+        on_device = query_token_attention(HookedCrossEncoder.from_pretrained(tiny_checkpoint("bert"), device=device),
+                                          queries, docs, [(0, 1), (1, 2)], idf, rows)
+        assert np.isfinite(list(cpu.values())).all()
+        np.testing.assert_allclose(list(on_device.values()), list(cpu.values()), atol=1e-6)

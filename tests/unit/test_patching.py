@@ -188,6 +188,37 @@ def test_cuda_matches_cpu(tiny_checkpoint):
     np.testing.assert_allclose(gpu_path.patched, cpu_path.patched, atol=1e-4, rtol=0)
 
 
+@pytest.fixture(scope="module")
+def model_on_fake_device(tiny_checkpoint) -> HookedCrossEncoder:
+    """The ``model`` fixture's checkpoint on the CUDA-strict CPU stand-in device (``fake_device.py``)."""
+    from fake_device import fake_device_or_skip
+
+    return HookedCrossEncoder.from_pretrained(tiny_checkpoint("bert", n_layers=3), device=fake_device_or_skip())
+
+
+ON_DEVICE = [(kind, "fast") for kind in KINDS] + [  # the reference engine's hooks, on its cheaper sweeps
+    (kind, "reference") for kind in ("heads", "path_to_logit_frozen_mlps", "path_to_k", "path_head_sets_to_k")]
+
+
+@pytest.mark.parametrize("kind, engine", ON_DEVICE)
+def test_every_pass_runs_on_a_device_that_is_not_the_cpu(model, pairs, model_on_fake_device, kind, engine):
+    """Every tensor a pass makes lives on the model's device (CUDA's rule), and the numbers match the CPU's."""
+    on_device = P.generic_patch(model_on_fake_device, pairs, n_boot=10, engine=engine, **KINDS[kind])
+    cpu = P.generic_patch(model, pairs, n_boot=10, engine=engine, **KINDS[kind])
+    assert model_on_fake_device.device.type == "fakegpu"
+    np.testing.assert_allclose(on_device.patched, cpu.patched, atol=TOL, rtol=0)
+
+
+def test_ablation_runs_on_a_device_that_is_not_the_cpu(model, pairs, model_on_fake_device):
+    heads = [(0, 1), (2, 3)]
+    for options in (dict(mode="zero"), dict(reference=pairs.baseline), dict(reference=pairs.baseline,
+                                                                                per_position=True)):
+        on_device = P.ablate_heads(model_on_fake_device, pairs.perturbed, heads, batch_size=2, **options)
+        assert on_device.device.type == "fakegpu"
+        cpu = P.ablate_heads(model, pairs.perturbed, heads, batch_size=2, **options)
+        torch.testing.assert_close(on_device.cpu(), cpu, atol=TOL, rtol=0)
+
+
 # ------------------------------------------------------------------------------------------- planted circuit
 PLANTED = ((0, 1), (1, 2), (2, 3))  # the only heads that write to the residual stream
 
