@@ -7,9 +7,10 @@ CPU to rounding; code that would fail on a GPU for mixing devices fails here the
 about CUDA kernels, memory or speed: ``test_cuda_matches_cpu`` and ``benchmarks/gpu.sh`` need a real GPU.
 
 Importing this module registers the backend (PyTorch's experimental Python PrivateUse1 hook); use
-``fake_device_or_skip()`` where that hook may be missing. One gap: PyTorch's C++ path from Python data straight
-to such a backend (``torch.tensor(list, device=...)``, indexing with a Python list) trips an internal assert, so
-code under test makes such tensors on the CPU and moves them with ``.to(device)``.
+``fake_device_or_skip()`` where that hook may be missing. PyTorch's C++ path from Python data straight to such
+a backend (``torch.tensor(data, device=...)``, indexing with a Python list) trips an internal assert; as a
+plugin (``pytest -p fake_device --axiom-device fakegpu``, with ``tests/unit`` on ``PYTHONPATH``) the module
+also routes that data through the CPU, so that the whole claim suite can run on the stand-in.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves, tree_map
 
 NAME = "fakegpu"
@@ -117,3 +119,25 @@ def fake_device_or_skip() -> str:
     if REASON:
         pytest.skip(REASON)
     return NAME
+
+
+class _DataThroughCpu(TorchFunctionMode):
+    """``torch.tensor``/``torch.as_tensor`` onto the stand-in, and Python-list indices, made on the CPU first."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        device = kwargs.get("device")
+        if func in (torch.tensor, torch.as_tensor) and device is not None and torch.device(device).type == NAME:
+            return func(*args, **{**kwargs, "device": "cpu"}).to(device)
+        if func in (torch.Tensor.__getitem__, torch.Tensor.__setitem__) and isinstance(args[0], FakeGpuTensor):
+            index = args[1] if isinstance(args[1], tuple) else (args[1],)
+            index = tuple(torch.tensor(i) if isinstance(i, list) else i for i in index)
+            args = (args[0], index, *args[2:])
+        return func(*args, **kwargs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """As a plugin: route Python data through the CPU for the whole session."""
+    if not REASON:
+        config._fake_device_mode = _DataThroughCpu()  # type: ignore[attr-defined]
+        config._fake_device_mode.__enter__()  # type: ignore[attr-defined]
