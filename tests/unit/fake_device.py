@@ -123,7 +123,7 @@ def fake_device_or_skip() -> str:
     return NAME
 
 
-class _DataThroughCpu(TorchFunctionMode):
+class DataThroughCpu(TorchFunctionMode):
     """``torch.tensor``/``torch.as_tensor`` onto the stand-in, and Python-list indices, made on the CPU first."""
 
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
@@ -141,5 +141,5 @@ class _DataThroughCpu(TorchFunctionMode):
 def pytest_configure(config: pytest.Config) -> None:
     """As a plugin: route Python data through the CPU for the whole session."""
     if not REASON:
-        config._fake_device_mode = _DataThroughCpu()  # type: ignore[attr-defined]
+        config._fake_device_mode = DataThroughCpu()  # type: ignore[attr-defined]
         config._fake_device_mode.__enter__()  # type: ignore[attr-defined]

@@ -37,3 +37,18 @@ def test_it_refuses_what_cuda_refuses(device):
         on.numpy()
     assert (on + torch.tensor(2.0)).device.type == device  # 0-dim CPU scalars are allowed, as on CUDA
     assert on[torch.tensor([0, 2])].device.type == device  # so are CPU indices into a device tensor
+
+
+def test_as_a_plugin_it_routes_python_data_through_the_cpu(device, tiny_checkpoint):
+    from transformers import AutoModelForSequenceClassification
+
+    from fake_device import DataThroughCpu
+
+    with DataThroughCpu():
+        on = torch.arange(6.0).reshape(2, 3).to(device)
+        assert on[:, [0, 2]].cpu().tolist() == [[0.0, 2.0], [3.0, 5.0]]
+        on[:, [1]] = -1.0
+        assert on.cpu()[:, 1].tolist() == [-1.0, -1.0]
+        assert torch.tensor([1, 2], device=device).device.type == device
+        plain = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoint("bert")).to(device)
+        assert {p.device.type for p in plain.parameters()} == {device}
