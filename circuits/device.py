@@ -14,7 +14,8 @@ def usable_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise DeviceError(f"{device!r} is not a torch device ({exc}). Fix: pass cpu, cuda, cuda:N, mps or another torch device type.") from None
+        raise DeviceError(f"{device!r} is not a torch device ({exc}). Fix: pass cpu, cuda, cuda:N, mps or another "
+                          "torch device type.") from None
     build = f"torch {torch.__version__}"
     if dev.type == "cuda":
         if torch.version.cuda is None:

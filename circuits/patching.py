@@ -776,6 +776,7 @@ def _run_reference(model: HookedCrossEncoder, plan: _Plan, sites: tuple[Site, ..
     base_names.update({act_name(k, l): False for k in ("z", "mlp_out") for l in range(model.cfg.n_layers)})
     base_scores, base = _record(model, pairs.baseline, base_names)
     source_scores, source = _record(model, pairs.perturbed, source_names)
+    receiving = {l: _head_index(heads, model.device) for l, heads in plan.receiver_heads().items()}
     scores = []
     for variant in variants:
         hooks = _freeze_hooks(model, plan, base) + [_write_hook(w, source) for w in variant]
@@ -783,7 +784,6 @@ def _run_reference(model: HookedCrossEncoder, plan: _Plan, sites: tuple[Site, ..
             scores.append(model.run_with_hooks(pairs.baseline, hooks))
             continue
         captured: dict[str, Tensor] = {}
-        receiving = {l: _head_index(heads, model.device) for l, heads in plan.receiver_heads().items()}
         capture = [(act_name(plan.receiver_input, l), partial(_capture, captured, heads))
                    for l, heads in receiving.items()]
         model.run_with_hooks(pairs.baseline, hooks + capture)

@@ -89,7 +89,8 @@ def _run(func: Any, *args: Any, **kwargs: Any) -> Any:
     out = func(*tree_map(_unwrap, args), **tree_map(_unwrap, kwargs))
     if target is not None and torch.device(target).type != NAME:
         return out  # .cpu(), .to("cpu"): a plain CPU tensor
-    written = [(i, a.name) for i, a in enumerate(schema.arguments) if a.alias_info is not None and a.alias_info.is_write]
+    written = [(i, a.name) for i, a in enumerate(schema.arguments)
+               if a.alias_info is not None and a.alias_info.is_write]
     if written:
         got = [args[i] if i < len(args) else kwargs[n] for i, n in written]
         return got[0] if len(schema.returns) == 1 else tuple(got)
