@@ -14,6 +14,7 @@ from typing import Any
 
 from circuits.errors import AxiomError
 from circuits.report import ClaimResult
+from circuits.stats import Interval
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 _THRESHOLD = re.compile(r"^\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$")
@@ -21,6 +22,10 @@ _THRESHOLD = re.compile(r"^\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$")
 
 class ClaimConfigError(AxiomError):
     """The claims registry or a claim selection is invalid."""
+
+
+class NotComputable(AxiomError):
+    """A claim cannot be computed on this model (e.g. no head has the role it is about): an ``error`` result."""
 
 
 @dataclass(frozen=True)
@@ -62,25 +67,38 @@ class Claim:
     def __repr__(self) -> str:
         return f"Claim({self.id!r})"
 
-    def result(self, value: float, *, ci: tuple[float, float] | None = None, **details: Any) -> ClaimResult:
-        """The ClaimResult of a measured ``value``: pass when the threshold holds."""
-        return ClaimResult(id=self.id, status="pass" if self.threshold.holds(value) else "fail", value=value,
-                           threshold=str(self.threshold), ci=ci, paper_value=self.paper_value,
+    def result(self, value: float | Interval, **details: Any) -> ClaimResult:
+        """The ClaimResult of a measured value (an :class:`Interval` carries its CI, SE and resampling unit):
+        pass when the threshold holds."""
+        iv = value if isinstance(value, Interval) else None
+        point = float(iv.value if iv else value)
+        return ClaimResult(id=self.id, status="pass" if self.threshold.holds(point) else "fail", value=point,
+                           threshold=str(self.threshold), ci=iv.ci if iv else None, se=iv.se if iv else None,
+                           unit=iv.unit if iv else None, n_units=iv.n if iv else None, paper_value=self.paper_value,
                            statement=self.statement, provenance=self.provenance, details=details)
+
+    def error(self, reason: str) -> ClaimResult:
+        """The result of a claim that could not be computed: it stays in the report, with the reason."""
+        return ClaimResult(id=self.id, status="error", threshold=str(self.threshold), paper_value=self.paper_value,
+                           statement=self.statement, provenance=self.provenance, details={"error": reason})
 
     def skipped(self, reason: str) -> ClaimResult:
         return ClaimResult(id=self.id, status="skip", threshold=str(self.threshold), paper_value=self.paper_value,
                            statement=self.statement, provenance=self.provenance, details={"reason": reason})
 
 
-def load_claims(text: str | None = None) -> dict[str, Claim]:
-    """The registry: parsed from ``text`` or from the packaged ``claims.toml``."""
+def _registry(text: str | None = None) -> dict[str, Any]:
     if text is None:
         text = resources.files("axiomtests").joinpath("claims.toml").read_text()
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ClaimConfigError(f"claims registry is not valid TOML: {exc}") from None
+
+
+def load_claims(text: str | None = None) -> dict[str, Claim]:
+    """The registry: parsed from ``text`` or from the packaged ``claims.toml``."""
+    data = _registry(text)
     claims: dict[str, Claim] = {}
     known = set(Claim.__dataclass_fields__)
     for entry in data.get("claim", []):
@@ -98,3 +116,16 @@ def load_claims(text: str | None = None) -> dict[str, Claim]:
 
 
 CLAIMS = load_claims()
+
+
+def _gate_alpha(data: dict[str, Any]) -> float:
+    alpha = data.get("gate", {}).get("alpha", 0.05)
+    if not 0 < alpha < 1:
+        raise ClaimConfigError(f"[gate] alpha = {alpha!r} must lie strictly between 0 and 1")
+    return float(alpha)
+
+
+REGISTRY_VERSION: int = int(_registry().get("version", 1))
+"""Bumped whenever a claim's metric changes, so that reports of different metrics are never compared."""
+GATE_ALPHA: float = _gate_alpha(_registry())
+"""Family-wise false-alarm rate of the baseline gate (one-sided, split over the claims compared)."""

@@ -13,13 +13,20 @@ from axiomtests.options import add_model_options, add_run_options
 def _run(args: argparse.Namespace) -> int:
     import pytest
 
-    argv = ["--pyargs", "axiomtests.suite", "-p", "no:cacheprovider", "--axiom-report-dir", args.out,
-            "--axiom-seed", str(args.seed), "--axiom-pairs", str(args.pairs), "--axiom-device", args.device,
-            "--axiom-score", args.score, "--axiom-findings", args.findings]
+    from pathlib import Path
+
+    import axiomtests
+
+    # the rootdir is the folder holding the axiomtests package, so node ids read axiomtests/suite/…; options
+    # take their values after '=' so that pytest never mistakes a checkpoint folder for a test path
+    root = Path(axiomtests.__file__).resolve().parent.parent
+    argv = ["--pyargs", "axiomtests.suite", "-p", "no:cacheprovider", f"--rootdir={root}",
+            f"--axiom-report-dir={args.out}", f"--axiom-seed={args.seed}", f"--axiom-pairs={args.pairs}",
+            f"--axiom-device={args.device}", f"--axiom-score={args.score}", f"--axiom-findings={args.findings}"]
     for flag, value in (("--checkpoint", args.checkpoint), ("--axiom-tokenizer", args.tokenizer),
                         ("--axiom-revision", args.revision), ("--axiom-corpus", args.corpus)):
         if value:
-            argv += [flag, value]
+            argv.append(f"{flag}={value}")
     if args.allow_pickle:
         argv.append("--axiom-allow-pickle")
     return int(pytest.main(argv + list(args.pytest_args)))

@@ -161,12 +161,16 @@ def model_card(path: str | os.PathLike) -> dict[str, Any]:
                               f"`python -m axiomtests.default_model --force`") from exc
 
 
-def build_default_checkpoint(out: Path | None = None, force: bool = False) -> Path:
+def build_default_checkpoint(out: Path | None = None, force: bool = False, seed: int | None = None) -> Path:
     """Fine-tune, evaluate and save the default checkpoint (with its model card) under ``out``.
 
     The folder appears atomically (built aside, then renamed) under a file lock, so concurrent callers
-    build it once. An existing build is returned as is unless ``force``.
+    build it once. An existing build is returned as is unless ``force``. ``seed`` retrains the same recipe
+    with another training seed (same data and split): a no-op retrain, the gate's specificity check.
     """
+    recipe = RECIPE if seed is None else {**RECIPE, "seed": seed}
+    if out is None and recipe is not RECIPE:
+        raise CheckpointError("a retrain with another training seed needs its own folder: pass --out DIR")
     from filelock import FileLock
 
     out = Path(out) if out is not None else _default_path()
@@ -177,7 +181,7 @@ def build_default_checkpoint(out: Path | None = None, force: bool = False) -> Pa
         tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            _build(tmp)
+            _build(tmp, recipe)
             if out.exists():
                 shutil.rmtree(out)
             tmp.rename(out)
@@ -462,33 +466,33 @@ def _deterministic_torch(threads: int) -> Iterator[None]:
         torch.use_deterministic_algorithms(previous[1])
 
 
-def _build(folder: Path) -> None:
+def _build(folder: Path, recipe: dict[str, Any]) -> None:
     start = time.perf_counter()
-    with _deterministic_torch(RECIPE["threads"]):
-        split = _prepare(RECIPE)
+    with _deterministic_torch(recipe["threads"]):
+        split = _prepare(recipe)
         base = base_model_dir()
-        tokenizer, model = _train(split, base, RECIPE)
+        tokenizer, model = _train(split, base, recipe)
         train_seconds = time.perf_counter() - start
         log.info("fine-tuned in %.0f s; evaluating on %d held-out queries", train_seconds, len(split.test))
-        metrics = _evaluate_cross_encoder(split, tokenizer, model, RECIPE)
-        baselines = _evaluate_baselines(split, base, RECIPE)
+        metrics = _evaluate_cross_encoder(split, tokenizer, model, recipe)
+        baselines = _evaluate_baselines(split, base, recipe)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     card = {
-        "name": RECIPE["name"],
+        "name": recipe["name"],
         "base_model": f"sentence-transformers/{BASE_NAME} from {MINILM}",
         "architecture": "BertForSequenceClassification, 6 layers, 12 heads, hidden 384, 1 logit",
-        "recipe": RECIPE,
-        "recipe_hash": _checkpoint_hash(RECIPE),
+        "recipe": recipe,
+        "recipe_hash": _checkpoint_hash(recipe),
         "rationale": RATIONALE,
         "sources": {str(MINILM): MINILM.sha256, str(IR_AXIOMS): IR_AXIOMS.sha256},
         "corpus": split.corpus.provenance,
         "train_queries": len(split.train),
         "ndcg@10": {"cross_encoder": metrics["ndcg@10"],
                     **{k: round(float(np.mean(list(v.values()))), 4) for k, v in baselines.items()}},
-        "ndcg@10_random_order": _random_ndcg(split, RECIPE["split_seed"]),
+        "ndcg@10_random_order": _random_ndcg(split, recipe["split_seed"]),
         "ndcg@10_cross_encoder_minus_bm25_ci95": _paired_ci(metrics["per_query"], baselines["bm25"],
-                                                            RECIPE["split_seed"]),
+                                                            recipe["split_seed"]),
         "heldout_queries": len(split.test),
         "heldout_pairs": len(_heldout_pairs(split)),
         "logits": metrics["logits"],
@@ -496,7 +500,7 @@ def _build(folder: Path) -> None:
         "weights_sha256": sha256_file(folder / "model.safetensors"),
         "build_seconds": round(time.perf_counter() - start, 1),
         "train_seconds": round(train_seconds, 1),
-        "environment": {"torch": torch.__version__, "threads": RECIPE["threads"], "device": "cpu"},
+        "environment": {"torch": torch.__version__, "threads": recipe["threads"], "device": "cpu"},
     }
     (folder / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     (folder / "MODEL_CARD.md").write_text(_markdown(card))
@@ -562,9 +566,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m axiomtests.default_model", description=__doc__)
     parser.add_argument("--force", action="store_true", help="rebuild even if the checkpoint exists")
     parser.add_argument("--out", type=Path, help="build into this folder instead of the cache")
+    parser.add_argument("--training-seed", type=int, default=None,
+                        help="retrain the same recipe with this training seed (needs --out). Default: the recipe's")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    path = build_default_checkpoint(args.out, force=args.force)
+    path = build_default_checkpoint(args.out, force=args.force, seed=args.training_seed)
     log.info("%s\n%s", path, (path / "MODEL_CARD.md").read_text())
     return 0
 

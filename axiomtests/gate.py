@@ -1,28 +1,64 @@
 """Judging claim results against a baseline report, and comparing reports across checkpoints.
 
-Without a baseline a failing claim fails its test. With a baseline (``--axiom-baseline``):
+Without a baseline a failing claim fails its test. With a baseline (``--axiom-baseline``) a claim is judged by
+evidence, not by how far its value moved:
+
+- a *regression* is a weakening (a move in the direction that breaks the claim) beyond the claim's practical
+  tolerance by more than the noise of both runs can explain: ``weakening − tolerance > z · √(se_b² + se_c²)``,
+  one-sided, with ``z`` set by the registry's family-wise ``alpha`` split over the claims compared (Bonferroni);
 - a claim that failed in the baseline and fails now is a known *finding* (xfail, reported, not a build break);
-- a value that moved in the weakening direction by more than the claim's tolerance is a *regression*;
-- a claim that passed in the baseline and fails now is a *regression*, unless its value moved by less than the
-  tolerance (it sat on the threshold: a finding to look at, not a release blocker);
-- an error is always a failure.
+- a claim that passed in the baseline and fails now without such evidence is *undecided*: it sat near the
+  threshold and the sample cannot tell; the verdict says which ``--axiom-pairs`` would;
+- an error is always a failure, and one where the baseline passed is a regression.
+
+Baseline and run must be comparable (:data:`COMPARED`): a mismatch is a usage error unless overridden.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from axiomtests.claims import CLAIMS, Claim
+from axiomtests.claims import CLAIMS, GATE_ALPHA, REGISTRY_VERSION, Claim
 from circuits.report import ClaimResult, Report
+
+SCALING_UNITS = ("query", "pair", "attack")
+"""Resampling units whose count grows with ``--axiom-pairs`` (a larger sample narrows the interval)."""
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """How a test should end: ``ok``, ``finding`` (xfail), ``regression`` or ``fail``."""
+    """How a test should end: ``ok``, ``finding`` or ``undecided`` (xfail), ``regression`` or ``fail``."""
 
     outcome: str
     message: str
+    evidence: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The weakening of a claim between two runs, and whether it beats the noise of both."""
+
+    weakening: float  # > 0: the claim got weaker
+    se: float  # combined standard error of the two values (0 when neither run has an interval)
+    z: float  # one-sided critical value
+    tolerance: float
+
+    @property
+    def significant(self) -> bool:
+        return self.weakening - self.tolerance > self.z * self.se
+
+    def scale_needed(self) -> float | None:
+        """By how much both samples must grow for this weakening to be significant (noise ∝ 1/√n); None when the
+        weakening does not exceed the tolerance (no sample makes it a regression)."""
+        excess = self.weakening - self.tolerance
+        return (self.z * self.se / excess) ** 2 if excess > 0 else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"weakening": self.weakening, "combined_se": self.se, "z": self.z, "tolerance": self.tolerance,
+                "significant": self.significant}
 
 
 def weakening(claim: Claim, before: float, after: float) -> float:
@@ -30,28 +66,71 @@ def weakening(claim: Claim, before: float, after: float) -> float:
     return before - after if claim.threshold.op in (">=", ">") else after - before
 
 
-def judge(result: ClaimResult, claim: Claim, baseline: Report | None) -> Verdict:
-    """The verdict on ``result`` given an optional baseline report."""
-    if result.status == "error":
-        return Verdict("fail", f"{claim.id}: error: {result.details.get('error', '')}")
+def critical_z(n_claims: int, alpha: float = GATE_ALPHA) -> float:
+    """One-sided critical value at family-wise ``alpha`` over ``n_claims`` comparisons (Bonferroni)."""
+    from scipy.stats import norm
+
+    return float(norm.isf(alpha / max(1, n_claims)))
+
+
+def _se(result: ClaimResult) -> float:
+    return result.se if result.se is not None and math.isfinite(result.se) else 0.0
+
+
+def evidence(claim: Claim, before: ClaimResult, after: ClaimResult, z: float) -> Evidence | None:
+    """The evidence for a weakening from ``before`` to ``after`` (None when either has no value)."""
+    if before.value is None or after.value is None:
+        return None
+    return Evidence(weakening(claim, before.value, after.value), math.hypot(_se(before), _se(after)), z,
+                    claim.tolerance)
+
+
+def gated_claims(baseline: Report) -> int:
+    """How many claims a baseline gates (the Bonferroni family)."""
+    return sum(1 for c in baseline.claims if c.id in CLAIMS and c.value is not None)
+
+
+def judge(result: ClaimResult, claim: Claim, baseline: Report | None, pairs: int | None = None) -> Verdict:
+    """The verdict on ``result`` given an optional baseline report (run at ``pairs`` per check)."""
     previous = _find(baseline, claim.id)
-    if previous is not None and previous.value is not None and result.value is not None:
-        drop = weakening(claim, previous.value, result.value)
-        if drop > claim.tolerance:
-            return Verdict("regression", f"{claim.id}: value {result.value:.4g} is weaker than the baseline's "
-                                         f"{previous.value:.4g} by {drop:.4g} (tolerance {claim.tolerance:g})")
-    if result.status != "fail":
-        return Verdict("ok", "")
+    if result.status == "error":
+        reason = f"{claim.id}: error: {result.details.get('error', '')}"
+        if previous is not None and previous.status == "pass":
+            return Verdict("regression", f"regression (passed in the baseline, now cannot be computed): {reason}")
+        return Verdict("fail", reason)
     shown = f"{result.value:.4g}" if result.value is not None else "n/a"
     failed = f"{claim.id}: {claim.statement}: value {shown} does not satisfy {claim.threshold}"
-    if previous is None:
-        return Verdict("fail", failed)
+    if previous is None or previous.status in ("error", "skip"):
+        return Verdict("fail", failed) if result.status == "fail" else Verdict("ok", "")
+    ev = evidence(claim, previous, result, critical_z(gated_claims(baseline)))
+    if ev is not None and ev.significant:
+        return Verdict("regression", f"{claim.id}: regression: value {result.value:.4g} ± {_se(result):.2g} is "
+                                     f"weaker than the baseline's {previous.value:.4g} ± {_se(previous):.2g} by "
+                                     f"{ev.weakening:.4g}, beyond the tolerance {claim.tolerance:g} by more than "
+                                     f"{ev.z:.2f} combined standard errors ({ev.se:.2g})", ev.as_dict())
+    record = ev.as_dict() if ev else None
+    if result.status != "fail":
+        return Verdict("ok", "", record)
     if previous.status == "fail":
-        return Verdict("finding", f"known finding (fails in the baseline too): {failed}")
-    if previous.value is not None and result.value is not None:
-        return Verdict("finding", f"now fails, but within tolerance of the baseline's passing value "
-                                  f"{previous.value:.4g}: {failed}")
-    return Verdict("regression", f"regression (passed in the baseline): {failed}")
+        return Verdict("finding", f"known finding (fails in the baseline too): {failed}", record)
+    if ev is None:
+        return Verdict("regression", f"regression (passed in the baseline): {failed}")
+    return Verdict("undecided", f"undecided: {failed}; it passed in the baseline ({previous.value:.4g}), and the "
+                                f"change is within noise: {_advice(ev, result, pairs)}", record)
+
+
+def _advice(ev: Evidence, result: ClaimResult, pairs: int | None) -> str:
+    """What sample would decide a flip that the current one cannot."""
+    scale = ev.scale_needed()
+    if scale is None:
+        return (f"the weakening {ev.weakening:.3g} does not exceed the tolerance {ev.tolerance:g}, so the value "
+                "sits on the threshold: read it with its interval")
+    unit = result.unit or "unit"
+    if result.unit not in SCALING_UNITS:
+        return (f"the weakening {ev.weakening:.3g} would need {scale:.2g}× the {unit}s to be significant, and a "
+                f"larger --axiom-pairs does not add {unit}s")
+    needed = f"--axiom-pairs {math.ceil(scale * pairs)}" if pairs else f"{scale:.2g}× the sample"
+    return f"the weakening {ev.weakening:.3g} would be significant at {needed} (in both runs)"
 
 
 def _find(report: Report | None, claim_id: str) -> ClaimResult | None:
@@ -60,28 +139,90 @@ def _find(report: Report | None, claim_id: str) -> ClaimResult | None:
     return next((c for c in report.claims if c.id == claim_id), None)
 
 
+# --------------------------------------------------------------------------- comparability
+
+COMPARED = ("seed", "pairs", "corpus", "claims registry", "score mode", "datasets")
+"""What a baseline and a run must share for their values to be compared."""
+
+
+def comparable_fields(report: Report) -> dict[str, Any]:
+    """The fields of :data:`COMPARED` that a report records (a field it does not record is left out)."""
+    env = report.environment
+    fields = {"seed": env.get("seed"), "pairs": env.get("pairs"), "corpus": env.get("corpus"),
+              "claims registry": env.get("claims_registry"), "score mode": report.checkpoint.get("score"),
+              "datasets": {name: f.get("sha256") for name, f in sorted(report.datasets.get("files", {}).items())}
+              or None}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def mismatches(baseline: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    """One line per field both sides record and that differs."""
+    out = []
+    for field in COMPARED:
+        if field in baseline and field in run and baseline[field] != run[field]:
+            if field == "datasets":
+                differ = sorted(k for k in set(baseline[field]) | set(run[field])
+                                if baseline[field].get(k) != run[field].get(k))
+                out.append(f"datasets: {', '.join(differ)} differ (sha256)")
+            else:
+                out.append(f"{field}: baseline {baseline[field]!r}, this run {run[field]!r}")
+    return out
+
+
+def run_fields(seed: int, pairs: int, corpus: str | None) -> dict[str, Any]:
+    """The comparable fields a run knows from its options alone (before anything is loaded)."""
+    return {"seed": seed, "pairs": pairs, "corpus": corpus_label(corpus), "claims registry": REGISTRY_VERSION}
+
+
+def corpus_label(corpus: str | None) -> str:
+    return corpus or "default"
+
+
+def incomparable_message(lines: Sequence[str], baseline_path: str) -> str:
+    return (f"the baseline {baseline_path} is not comparable with this run: " + "; ".join(lines) +
+            ". Fix: rerun with the baseline's settings, regenerate the baseline with this run's, or pass "
+            "--axiom-allow-incomparable to gate anyway.")
+
+
+# --------------------------------------------------------------------------- compare
+
 def compare(reports: Sequence[Report], names: Sequence[str]) -> tuple[str, list[str]]:
-    """Markdown table of claim values side by side (deltas against the first report) and the regressions."""
+    """Markdown table of claim values side by side (deltas against the first report) and the regressions.
+
+    Each later report is judged against the first as the gate would: a significant weakening, or a pass that
+    became an error or lost its value, is a regression. A claim a report did not run shows as ``not run``.
+    """
     from tabulate import tabulate
 
     ids = sorted({c.id for r in reports for c in r.claims})
     rows, regressions = [], []
+    pairs = [r.environment.get("pairs") for r in reports]
     for claim_id in ids:
         claim = CLAIMS.get(claim_id)
         first = _find(reports[0], claim_id)
         row = [claim_id, str(claim.threshold) if claim else ""]
-        for name, report in zip(names, reports):
+        for name, report, n in zip(names, reports, pairs):
             current = _find(report, claim_id)
             if current is None:
-                row.append("—")
+                row.append("not run")
                 continue
             cell = f"{current.status} {current.value:.4g}" if current.value is not None else current.status
-            if report is not reports[0] and first is not None and first.value is not None and current.value is not None:
-                cell += f" ({current.value - first.value:+.3g})"
-                if claim and judge(current, claim, reports[0]).outcome == "regression":
-                    regressions.append(f"{name}: {judge(current, claim, reports[0]).message}")
-                    cell += " REGRESSION"
+            if current.se is not None and current.value is not None:
+                cell += f" ± {current.se:.2g}"
+            if report is not reports[0] and first is not None:
+                if first.value is not None and current.value is not None:
+                    cell += f" ({current.value - first.value:+.3g})"
+                verdict = judge(current, claim, reports[0], n) if claim else None
+                if verdict is not None and verdict.outcome in ("regression", "undecided"):
+                    cell += " REGRESSION" if verdict.outcome == "regression" else " undecided"
+                    if verdict.outcome == "regression":
+                        regressions.append(f"{name}: {verdict.message}")
             row.append(cell)
         rows.append(row)
-    table = tabulate(rows, headers=["claim", "threshold", *names], tablefmt="github")
-    return table + "\n", regressions
+    table = tabulate(rows, headers=["claim", "threshold", *names], tablefmt="github") + "\n"
+    base = comparable_fields(reports[0])
+    for name, report in zip(names[1:], reports[1:]):
+        lines = mismatches(base, comparable_fields(report))
+        if lines:
+            table += f"\nwarning: {name} is not comparable with {names[0]}: " + "; ".join(lines) + "\n"
+    return table, regressions

@@ -31,6 +31,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(reported as a finding; errors and baseline regressions still fail). Default: %(default)r")
     group.addoption("--axiom-claims", metavar="IDS", default=None, type=parse_claim_selection,
                     help="Comma-separated claim ids or globs to run (e.g. 'axiom.*,idf.u0'). Default: all")
+    group.addoption("--axiom-allow-incomparable", action="store_true", default=False,
+                    help="Gate against a baseline even when it differs from this run in seed, pairs, corpus, "
+                         "claims registry version, score mode or dataset hashes (refused otherwise). "
+                         "Default: %(default)r")
 
 
 @dataclass
@@ -51,6 +55,7 @@ class AxiomSession:
     claims: tuple[str, ...] | None
     paper_checkpoint: bool
     findings: str
+    allow_incomparable: bool = False
     _model: Any = field(default=None, repr=False)
     _report: Any = field(default=None, repr=False)
     _baseline: Any = field(default=None, repr=False)
@@ -62,7 +67,8 @@ class AxiomSession:
                    allow_pickle=get("axiom_allow_pickle"), device=get("axiom_device"), score=get("axiom_score"),
                    seed=get("axiom_seed"), pairs=get("axiom_pairs"), report_dir=get("axiom_report_dir"),
                    corpus=get("axiom_corpus"), baseline=get("axiom_baseline"), claims=get("axiom_claims"),
-                   paper_checkpoint=get("axiom_paper_checkpoint"), findings=get("axiom_findings"))
+                   paper_checkpoint=get("axiom_paper_checkpoint"), findings=get("axiom_findings"),
+                   allow_incomparable=get("axiom_allow_incomparable"))
 
     def resolved_checkpoint(self) -> str:
         """The checkpoint under test: ``--checkpoint`` or the embedded default (built on first use)."""
@@ -98,11 +104,55 @@ class AxiomSession:
             self._report = new_report(self, self.model())
         return self._report
 
+    def check_comparable(self, fields: dict[str, Any]) -> None:
+        """Refuse (usage error) a baseline that differs from this run in any of ``fields`` it records."""
+        baseline = self.baseline_report()
+        if baseline is None or self.allow_incomparable:
+            return
+        from axiomtests.gate import comparable_fields, incomparable_message, mismatches
+
+        lines = mismatches(comparable_fields(baseline), fields)
+        if lines:
+            raise pytest.UsageError(incomparable_message(lines, self.baseline))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Keep the project's rootdir when ``--checkpoint DIR`` is given as two arguments.
+
+    pytest picks its rootdir before plugins register their options, so it takes the checkpoint folder for a
+    test path: node ids then read ``../../<checkpoint>/test_axioms.py`` and the project's ini and conftests are
+    missed. The rootdir is worked out again without it (``--checkpoint=DIR`` and ``--rootdir`` never need this).
+    """
+    from _pytest.config.findpaths import determine_setup
+
+    ns = early_config.known_args_namespace
+    checkpoint = getattr(ns, "checkpoint", None)
+    if not checkpoint or ns.rootdir or ns.inifilename or not hasattr(early_config, "_rootpath"):
+        return
+    rootpath, inipath, inicfg, ignored = determine_setup(
+        inifile=None, override_ini=ns.override_ini, args=ns.file_or_dir, rootdir_cmd_arg=None,
+        invocation_dir=early_config.invocation_params.dir)
+    if rootpath == early_config.rootpath:
+        return
+    if ns.confcutdir in (str(early_config.rootpath), str(early_config.inipath.parent if early_config.inipath else "")):
+        ns.confcutdir = str(inipath.parent if inipath else rootpath)
+        early_config.pluginmanager._confcutdir = early_config.invocation_params.dir / ns.confcutdir
+    early_config._rootpath, early_config._inipath = rootpath, inipath  # type: ignore[attr-defined]
+    early_config._inicfg, early_config._ignored_config_files = inicfg, ignored  # type: ignore[attr-defined]
+    early_config._inicache.clear()  # type: ignore[attr-defined]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     from axiomtests.claims import CLAIMS
+    from axiomtests.gate import run_fields
+    from circuits.errors import AxiomError
 
-    config._axiom_session = AxiomSession.from_config(config)  # type: ignore[attr-defined]
+    config._axiom_session = axiom = AxiomSession.from_config(config)  # type: ignore[attr-defined]
+    try:
+        axiom.check_comparable(run_fields(axiom.seed, axiom.pairs, axiom.corpus))
+    except AxiomError as exc:  # an unreadable baseline
+        raise pytest.UsageError(str(exc)) from None
     config.addinivalue_line("markers", "claim(id): the test checks this claim of the registry")
     config.addinivalue_line("markers", "timing(claim_glob): the test times a pass that these claims run")
     for claim_id, claim in CLAIMS.items():
@@ -157,6 +207,47 @@ def axiom_report(axiom_session: AxiomSession):
     return axiom_session.report()
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Load the checkpoint once, before any test runs, when a collected test needs it: a checkpoint that cannot
+    be loaded is one usage error, not an error per test. Capture is off, so a first build shows its progress."""
+    axiom = getattr(session.config, "_axiom_session", None)
+    if axiom is None or not any("hooked_model" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    from circuits.errors import CheckpointError, DeviceError
+
+    capture = session.config.pluginmanager.getplugin("capturemanager")
+    try:
+        with capture.global_and_fixture_disabled() if capture else _nullcontext():
+            axiom.model()
+    except (CheckpointError, DeviceError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _nullcontext():
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A claim test that raised before recording its result leaves an ``error`` result with the reason, so no
+    claim ever disappears from the report."""
+    report = yield
+    marker = item.get_closest_marker("claim")
+    axiom = getattr(item.config, "_axiom_session", None)
+    if marker is None or axiom is None or not report.failed or call.excinfo is None or axiom._model is None:
+        return report
+    from axiomtests.claims import CLAIMS, NotComputable
+
+    claim = CLAIMS.get(marker.args[0])
+    if claim is not None and not any(c.id == claim.id for c in axiom.report().claims):
+        exc = call.excinfo.value
+        reason = str(exc) if isinstance(exc, (NotComputable, pytest.fail.Exception)) else call.excinfo.exconly()
+        axiom.report().add(claim.error(f"{reason.strip()[:500]} (in {call.when})"))
+    return report
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     axiom = getattr(session.config, "_axiom_session", None)
     if axiom is None or axiom._report is None or not axiom.report_dir:
@@ -202,10 +293,13 @@ def check_claim(request: pytest.FixtureRequest, axiom_session: AxiomSession, axi
     from axiomtests.gate import judge
 
     def check(result) -> None:
+        baseline = axiom_session.baseline_report()
+        verdict = judge(result, CLAIMS[result.id], baseline, axiom_session.pairs)
+        if baseline is not None:
+            result.details["gate"] = {"outcome": verdict.outcome, **(verdict.evidence or {})}
         axiom_report.add(result)
-        verdict = judge(result, CLAIMS[result.id], axiom_session.baseline_report())
-        if verdict.outcome == "finding" or (verdict.outcome == "fail" and axiom_session.findings == "xfail"
-                                            and result.status == "fail"):
+        if verdict.outcome in ("finding", "undecided") or (
+                verdict.outcome == "fail" and axiom_session.findings == "xfail" and result.status == "fail"):
             pytest.xfail(verdict.message)
         if verdict.outcome in ("fail", "regression"):
             pytest.fail(verdict.message, pytrace=False)

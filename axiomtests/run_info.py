@@ -17,20 +17,22 @@ def checkpoint_info(model: HookedCrossEncoder) -> dict[str, Any]:
             "score": model.score_mode, "max_length": cfg.max_length, "weights_sha256": model.weights_sha256()}
 
 
-def environment_info(device: str, seed: int, pairs: int) -> dict[str, Any]:
+def environment_info(device: str, seed: int, pairs: int, corpus: str | None = None) -> dict[str, Any]:
     """Versions and settings that a result depends on (nothing time-dependent)."""
     import numpy
     import torch
     import transformers
 
     from axiomtests import __version__
+    from axiomtests.claims import REGISTRY_VERSION
+    from axiomtests.gate import corpus_label
 
     return {"axiomtests": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "numpy": numpy.__version__, "device": device, "seed": seed,
-            "pairs": pairs}
+            "pairs": pairs, "corpus": corpus_label(corpus), "claims_registry": REGISTRY_VERSION}
 
 
 def new_report(session: Any, model: HookedCrossEncoder) -> Report:
     """A Report for ``model`` run under ``session`` (an AxiomSession)."""
     return Report(checkpoint=checkpoint_info(model), environment=environment_info(session.device, session.seed,
-                                                                                     session.pairs))
+                                                                                     session.pairs, session.corpus))

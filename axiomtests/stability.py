@@ -45,7 +45,7 @@ def claim_stability(results: Sequence[ClaimResult]) -> Stability:
     values = [r.value for r in results]
     known = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     spread = float(known.std(ddof=1)) if len(known) > 1 else 0.0
-    halves = [(r.ci[1] - r.ci[0]) / (2 * Z95) for r in results if r.ci]
+    halves = [r.se if r.se is not None else (r.ci[1] - r.ci[0]) / (2 * Z95) for r in results if r.se or r.ci]
     noise = max([spread, *halves]) if len(known) == len(values) else None
     margin = float(abs(known.mean() - claim.threshold.bound)) if len(known) == len(values) else None
     if noise is None or margin is None:

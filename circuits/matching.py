@@ -121,25 +121,39 @@ def attention_to_positions(model: HookedCrossEncoder, queries: list[str], docs: 
     return np.concatenate(out)
 
 
-def query_token_attention(model: HookedCrossEncoder, queries: list[str], docs: list[str],
-                          heads: list[tuple[int, int]], idf: np.ndarray, source_rows: str) -> dict[str, float]:
-    """Per head, Pearson r (pooled over pairs) between the attention query tokens receive and their IDF.
+def received_attention(model: HookedCrossEncoder, queries: list[str], docs: list[str],
+                       heads: list[tuple[int, int]], source_rows: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per query token of every pair, the attention it receives from each head: ``(values [heads, tokens],
+    token ids [tokens], pair index [tokens])``.
 
-    ``source_rows="cls"``: attention from [CLS]; ``"query"``: mean attention from every query token. ``idf``
-    is indexed by token id.
+    ``source_rows="cls"``: attention from [CLS]; ``"query"``: mean attention from every query token.
     """
     batch = model.tokenize(queries, docs)
     query = segments(model, batch).query.cpu()
     layers = sorted({layer for layer, _ in heads})
     _, cache = model.run_with_cache(batch, names_filter=[f"blocks.{l}.attn.hook_pattern" for l in layers])
-    token_idf = idf[batch.input_ids.cpu().numpy()][query.numpy()]
-    out = {}
+    ids = batch.input_ids.cpu().numpy()[query.numpy()]
+    pair = np.nonzero(query.numpy())[0]
+    values = []
     for layer, head in heads:
         pattern = cache["pattern", layer][:, head].cpu()  # [b, q, k]
         if source_rows == "cls":
             received = pattern[:, 0, :]
         else:
             received = (pattern * query[:, :, None].to(pattern.dtype)).sum(1) / query.sum(1, keepdim=True)
-        values = received[query].double().numpy()
-        out[f"{layer}.{head}"] = float(np.corrcoef(values, token_idf)[0, 1]) if values.std() > 0 else float("nan")
-    return out
+        values.append(received[query].double().numpy())
+    return np.array(values).reshape(len(heads), -1), ids, pair
+
+
+def idf_correlations(values: np.ndarray, token_idf: np.ndarray) -> np.ndarray:
+    """Per head (row of ``values``), Pearson r between the attention a token receives and its IDF."""
+    return np.array([float(np.corrcoef(v, token_idf)[0, 1]) if v.std() > 0 and token_idf.std() > 0 else np.nan
+                     for v in values])
+
+
+def query_token_attention(model: HookedCrossEncoder, queries: list[str], docs: list[str],
+                          heads: list[tuple[int, int]], idf: np.ndarray, source_rows: str) -> dict[str, float]:
+    """Per head, Pearson r (pooled over pairs) between the attention query tokens receive and their IDF
+    (``idf`` indexed by token id; ``source_rows`` as in :func:`received_attention`)."""
+    values, ids, _ = received_attention(model, queries, docs, heads, source_rows)
+    return {f"{layer}.{head}": float(r) for (layer, head), r in zip(heads, idf_correlations(values, idf[ids]))}

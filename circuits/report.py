@@ -14,7 +14,7 @@ from typing import Any
 
 from circuits.errors import DatasetError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: claims carry se, unit and n_units; status 'error' keeps its reason
 STATUSES = ("pass", "fail", "skip", "error")
 
 
@@ -27,6 +27,9 @@ class ClaimResult:
     value: float | None = None
     threshold: str | None = None
     ci: tuple[float, float] | None = None
+    se: float | None = None  # bootstrap standard error of ``value`` over ``n_units`` resampled ``unit``s
+    unit: str | None = None
+    n_units: int | None = None
     paper_value: float | str | None = None
     statement: str = ""
     provenance: str = ""
@@ -72,11 +75,16 @@ class Report:
             lines += ["", f"## {title}", ""]
             lines.append(_section_markdown(section))
         if self.claims:
-            rows = [[c.id, c.status, _fmt(c.value), c.threshold or "", _fmt(c.ci), _fmt(c.paper_value)]
+            rows = [[c.id, c.status, _fmt(c.value), c.threshold or "", _fmt(c.ci), _fmt(c.se),
+                     f"{c.n_units} {c.unit}" if c.unit else "", _fmt(c.paper_value)]
                     for c in sorted(self.claims, key=lambda c: c.id)]
             lines += ["", "## Claims", "",
-                      tabulate(rows, headers=["claim", "status", "value", "threshold", "95% CI", "paper"],
-                               tablefmt="github")]
+                      tabulate(rows, headers=["claim", "status", "value", "threshold", "95% CI", "se",
+                                              "resampled", "paper"], tablefmt="github")]
+            errors = [c for c in self.claims if c.status == "error"]
+            if errors:
+                lines += ["", "Claims that could not be computed:", ""]
+                lines += [f"- `{c.id}`: {c.details.get('error', '')}" for c in sorted(errors, key=lambda c: c.id)]
         if self.figures:
             lines += ["", "## Figures"]
             for name in sorted(set(self.figures)):

@@ -3,12 +3,15 @@
 Per query token i (queries of one fixed token length L): −U0(q_i), the Matching Score of q_i in each matching
 head k (MS_k: its attention summed over document tokens), and the interactions −U0(q_i)·MS_k. The paper's
 MS_total = Σ_k α_k MS_k enters linearly and in the interaction, so regressing on the per-head terms is the
-same model with the α's absorbed into the coefficients. Fitted by least squares with an intercept on the
-training queries and scored by Pearson r on held-out queries (80/20 split by query).
+same model with the α's absorbed into the coefficients. Fitted by ridge regression (its strength chosen by
+grouped CV inside the training queries, since a query length of L gives L·(1 + 2K) regressors for a few hundred
+rows) and scored by Pearson r pooled over out-of-fold predictions: grouped K-fold by query, so that every query
+is held out once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,33 +24,59 @@ def features(neg_u0: np.ndarray, ms: np.ndarray) -> np.ndarray:
     return np.concatenate([neg_u0, ms.reshape(len(ms), -1), interactions.reshape(len(ms), -1)], axis=1)
 
 
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-2, 4, 13))  # on standardised features, per training row
+
+
 @dataclass(frozen=True)
-class LinearFit:
-    """Least-squares coefficients (last one is the intercept)."""
+class RidgeFit:
+    """Ridge regression on standardised features with an unpenalised intercept; ``alpha`` per training row."""
 
     coef: np.ndarray
+    intercept: float
+    mean: np.ndarray
+    scale: np.ndarray
+    alpha: float
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, ridge: float = 1e-6) -> "LinearFit":
-        design = np.hstack([x, np.ones((len(x), 1))])
-        # a tiny ridge keeps collinear features (e.g. a repeated token) solvable; the intercept is not penalised
-        penalty = ridge * np.eye(design.shape[1])
-        penalty[-1, -1] = 0.0
-        coef = np.linalg.solve(design.T @ design + penalty * len(x), design.T @ y)
-        return cls(coef)
+    def fit(cls, x: np.ndarray, y: np.ndarray, alpha: float) -> "RidgeFit":
+        mean, scale = x.mean(0), x.std(0)
+        scale = np.where(scale > 0, scale, 1.0)
+        z = (x - mean) / scale
+        coef = np.linalg.solve(z.T @ z + alpha * len(x) * np.eye(z.shape[1]), z.T @ (y - y.mean()))
+        return cls(coef, float(y.mean()), mean, scale, alpha)
+
+    @classmethod
+    def fit_cv(cls, x: np.ndarray, y: np.ndarray, groups: Sequence[str], seed: int = 0,
+               alphas: Sequence[float] = RIDGE_ALPHAS, folds: int = 5) -> "RidgeFit":
+        """Ridge with ``alpha`` chosen by grouped K-fold CV inside these rows (least held-out squared error)."""
+        fold = query_folds(groups, folds, seed)
+        if len(set(fold.tolist())) < 2:
+            return cls.fit(x, y, max(alphas))
+        errors = [sum(float(((cls.fit(x[fold != f], y[fold != f], a).predict(x[fold == f]) - y[fold == f]) ** 2).sum())
+                      for f in set(fold.tolist())) for a in alphas]
+        return cls.fit(x, y, alphas[int(np.argmin(errors))])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return x @ self.coef[:-1] + self.coef[-1]
+        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
 
 
-def split_by_query(query_ids: list[str], test_share: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean (train, test) masks over rows, splitting whole queries, seeded."""
+def query_folds(query_ids: Sequence[str], k: int, seed: int = 0) -> np.ndarray:
+    """Fold id per row: whole queries, seeded, dealt round-robin into ``min(k, queries)`` folds."""
     unique = sorted(set(query_ids))
-    rng = np.random.default_rng(seed)
-    n_test = max(1, round(test_share * len(unique)))
-    test_q = set(rng.permutation(unique)[:n_test].tolist())
-    test = np.array([q in test_q for q in query_ids])
-    return ~test, test
+    order = np.random.default_rng(seed).permutation(len(unique))
+    fold_of = {unique[i]: rank % min(k, len(unique)) for rank, i in enumerate(order)}
+    return np.array([fold_of[q] for q in query_ids])
+
+
+def cross_fitted(predict: Callable[[np.ndarray, np.ndarray], np.ndarray], query_ids: Sequence[str], k: int,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold predictions: ``predict(train_mask, test_mask)`` per grouped fold, so that every query is
+    predicted once by a model that never saw it. Returns (predictions, fold ids)."""
+    fold = query_folds(query_ids, k, seed)
+    out = np.empty(len(fold))
+    for f in sorted(set(fold.tolist())):
+        out[fold == f] = predict(fold != f, fold == f)
+    return out, fold
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -62,9 +91,3 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
         return float("nan")
     return float(stats.spearmanr(a, b)[0])
-
-
-def fit_and_score(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> float:
-    """Pearson r of a linear fit on ``train`` rows, predicted on ``test`` rows."""
-    model = LinearFit.fit(x[train], y[train])
-    return pearson(model.predict(x[test]), y[test])

@@ -10,7 +10,7 @@ because pairs built from one query are not independent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,3 +143,60 @@ def estimate_effects(patched: Array, baseline: Array, perturbed: Array, groups: 
     effect = ratio_of_means(patched[kept], b, p)
     low, high = bootstrap_ratio_ci(patched[kept], b, p, kept_groups, n_boot=n_boot, level=level, seed=seed)
     return EffectEstimate(effect, low, high, kept, len(set(map(str, kept_groups))))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A statistic with its percentile-bootstrap CI and standard error over a named resampling unit."""
+
+    value: float
+    low: float
+    high: float
+    se: float
+    unit: str
+    n: int  # how many units were resampled
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
+
+def group_bootstrap(statistic: Callable[[Array], float], groups: Sequence[Any], *, unit: str,
+                    strata: Sequence[Any] | None = None, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+                    ) -> Interval:
+    """``statistic`` over all items, with a percentile CI and the bootstrap standard error, resampling whole
+    groups (e.g. every pair of a query together) with replacement; within each stratum when ``strata`` (one
+    label per item, constant within a group) is given.
+
+    ``statistic`` takes an index array into the items (with repeats) and returns a float. Replicates that come
+    out NaN (a degenerate draw) are left out; the SE is NaN when fewer than half of them are finite.
+
+    >>> iv = group_bootstrap(lambda i: float(np.mean(np.array([0., 1., 1., 1.])[i])), ["a", "b", "c", "d"],
+    ...                      unit="query", n_boot=200)
+    >>> iv.value, iv.n, iv.unit, 0 < iv.se < 0.5
+    (0.75, 4, 'query', True)
+    """
+    if not 0 < level < 1:
+        raise InputError(f"level must lie in (0, 1), got {level!r}")
+    if n_boot < 2:
+        raise InputError(f"n_boot must be at least 2, got {n_boot!r}")
+    if not len(groups):
+        raise InputError(f"no {unit} to resample: the statistic has no items")
+    _, codes = np.unique(np.asarray([str(g) for g in groups]), return_inverse=True)
+    members = [np.nonzero(codes == g)[0] for g in range(int(codes.max()) + 1)]
+    labels = ["all"] * len(members) if strata is None else [str(strata[m[0]]) for m in members]
+    by_stratum = [np.array([g for g, s in enumerate(labels) if s == label], dtype=int) for label in sorted(set(labels))]
+    singletons = all(len(m) == 1 for m in members)
+    first = np.array([m[0] for m in members])
+    rng = np.random.default_rng(seed)
+    replicates = np.empty(n_boot)
+    for b in range(n_boot):
+        drawn = np.concatenate([rng.choice(pool, size=len(pool)) for pool in by_stratum])
+        replicates[b] = statistic(first[drawn] if singletons else np.concatenate([members[g] for g in drawn]))
+    value = float(statistic(np.arange(len(groups))))
+    finite = replicates[np.isfinite(replicates)]
+    if len(finite) < n_boot / 2:
+        return Interval(value, float("nan"), float("nan"), float("nan"), unit, len(members))
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(finite, [tail, 100 - tail])
+    return Interval(value, float(low), float(high), float(finite.std(ddof=1)), unit, len(members))

@@ -64,3 +64,23 @@ def tiny_cross_encoder(folder: Path, arch: str = "bert", n_labels: int = 1, seed
     model.save_pretrained(folder)
     save_tiny_tokenizer(folder)
     return folder
+
+
+def random_init_like(checkpoint: Path, folder: Path, seed: int = 0, **sizes: int) -> Path:
+    """A randomly initialised model of ``checkpoint``'s architecture (its config, or a smaller one: ``n_layers``,
+    ``n_heads``, ``d_model``) with its tokenizer, saved into ``folder``: the null model every claim must fail.
+
+    HF's own initialisation is used (what a model is before training), so only the mechanism is missing.
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(checkpoint)
+    names = {"n_layers": "num_hidden_layers", "n_heads": "num_attention_heads", "d_model": "hidden_size"}
+    for key, value in sizes.items():
+        setattr(config, names[key], value)
+    if "d_model" in sizes and hasattr(config, "intermediate_size"):
+        config.intermediate_size = 4 * sizes["d_model"]
+    torch.manual_seed(seed)
+    AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(checkpoint).save_pretrained(folder)
+    return folder

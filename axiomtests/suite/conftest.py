@@ -35,7 +35,18 @@ def datasets(axiom_session, hooked_model, tokenizer_dir, axiom_report) -> dict:
     manifest = load_manifest(folder)
     axiom_report.datasets = {"generator": manifest["generator"], "seed": manifest["seed"],
                              "files": manifest["files"], "sources": manifest.get("sources", {})}
+    _refuse_incomparable_baseline(axiom_session, axiom_report)
     return load_datasets(folder, tokenizer=hooked_model.tokenizer, validate=False)
+
+
+def _refuse_incomparable_baseline(axiom_session, report) -> None:
+    """Once the datasets are known, the baseline must match them (and the score mode): else stop the session."""
+    from axiomtests.gate import comparable_fields
+
+    try:
+        axiom_session.check_comparable(comparable_fields(report))
+    except pytest.UsageError as exc:
+        pytest.exit(f"usage error: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(scope="session")
@@ -72,16 +83,6 @@ def spectrum(hooked_model, vocab_idf):
     idf, sources = vocab_idf
     mask = whole_word_mask(hooked_model.tokenizer, sources)
     return u0(hooked_model, reference=idf, mask=mask), mask
-
-
-def mean_ci(values, groups, seed: int) -> tuple[float, float]:
-    """95% bootstrap CI of the mean of ``values``, resampling whole groups (queries)."""
-    from circuits.stats import bootstrap_ratio_ci
-
-    values = np.asarray(values, dtype=np.float64)
-    low, high = bootstrap_ratio_ci(values[:, None], np.zeros(len(values)), np.ones(len(values)), list(groups),
-                                   seed=seed)
-    return float(low[0]), float(high[0])
 
 
 PAPER_SHARE = 13 / 144  # matching heads in ms-marco-MiniLM-L-12-v2
@@ -184,9 +185,23 @@ def plot_curve(axiom_session, axiom_report):
     return plot
 
 
+SCORING_CUT = 0.3  # the paper's "top 30% of causal importance" (§4.1)
+
+
+def heads_above_cut(effect: np.ndarray) -> list[tuple[int, int]]:
+    """Heads whose head→logit effect is at least ``SCORING_CUT`` of the top head's (none if no effect is > 0)."""
+    effect = np.nan_to_num(effect)
+    top = effect.max()
+    return sorted((int(l), int(h)) for l, h in zip(*np.nonzero(effect >= SCORING_CUT * top))) if top > 0 else []
+
+
+def kept_pairs(result) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(patched, baseline, perturbed, query ids) of the pairs a PatchResult kept after its δ-filter."""
+    kept = result.estimate.kept
+    return result.patched[kept], result.baseline[kept], result.perturbed[kept], np.asarray(result.query_ids)[kept]
+
+
 @pytest.fixture(scope="session")
 def scoring_heads(path_to_logit) -> list[tuple[int, int]]:
     """Relevance scoring heads by role: TFC1 head→logit effect above 30% of the top head's (paper §4.1)."""
-    effect = np.nan_to_num(path_to_logit["TFC1"].effect)
-    top = effect.max()
-    return sorted((int(l), int(h)) for l, h in zip(*np.nonzero(effect >= 0.3 * top))) if top > 0 else []
+    return heads_above_cut(path_to_logit["TFC1"].effect)

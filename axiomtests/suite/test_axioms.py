@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS
-from axiomtests.suite.conftest import levels, mean_ci
+from axiomtests.suite.conftest import levels
+from circuits.stats import group_bootstrap
 
 
 def score(model, queries, docs) -> np.ndarray:
@@ -60,8 +61,8 @@ def compliance_result(claim_id, model, pairs, seed):
     details = {"pairs": len(pairs), "queries": len({p.query_id for p in pairs}),
                "per_stratum": {k: float(np.mean(v)) for k, v in sorted(strata.items())},
                "median_abs_delta": float(np.median(np.abs(d))), "share_delta_above_1": float(np.mean(d > 1))}
-    return d, CLAIMS[claim_id].result(float(ok.mean()), ci=mean_ci(ok, [p.query_id for p in pairs], seed),
-                                      **details)
+    share = group_bootstrap(lambda i: float(ok[i].mean()), [p.query_id for p in pairs], unit="query", seed=seed)
+    return d, CLAIMS[claim_id].result(share, **details)
 
 
 @pytest.mark.claim("axiom.tfc1")
@@ -90,6 +91,13 @@ def test_stmc1(hooked_model, datasets, base_pairs, axiom_session, check_claim):
     check_claim(result)
 
 
+def saturation_ratio(gains: np.ndarray) -> float:
+    """Mean later gain (k=1..K) over the mean first gain (k=0→1) of ``[queries, K]`` per-step gains; NaN when
+    the first gain is not positive (then nothing saturates: the ratio is undefined, never a pass)."""
+    first = gains[:, 0].mean()
+    return float(gains[:, 1:].mean() / first) if first > 0 else float("nan")
+
+
 def level_curve(model, pairs) -> tuple[dict[str, list[float]], np.ndarray]:
     """Per query, scores at levels 0..K of chained k→k+1 pairs (each text scored once), and the matrix."""
     by_query = levels(pairs)
@@ -100,14 +108,15 @@ def level_curve(model, pairs) -> tuple[dict[str, list[float]], np.ndarray]:
 
 
 @pytest.mark.claim("axiom.tfc2")
-def test_tfc2(hooked_model, datasets, axiom_report, plot_curve, check_claim):
+def test_tfc2(hooked_model, datasets, axiom_report, axiom_session, plot_curve, check_claim):
     curves = {}
     for variant in ("appended", "pronoun"):
         pairs = [p for p in datasets["TFC2"] if p.variant == variant]
         _, matrix = level_curve(hooked_model, pairs)
         curves[variant] = matrix
     gains = np.diff(curves["appended"], axis=1)  # [queries, k]
-    value = float(gains[:, 1:].mean() / gains[:, 0].mean())
+    value = group_bootstrap(lambda i: saturation_ratio(gains[i]), range(len(gains)), unit="query",
+                            seed=axiom_session.seed)
     axiom_report.sections["TFC2 mean score by occurrences"] = [
         {"variant": v, **{f"k={k}": float(m[:, k].mean()) for k in range(m.shape[1])}} for v, m in curves.items()]
     plot_curve("tfc2_saturation", range(curves["appended"].shape[1]), curves,
@@ -115,8 +124,7 @@ def test_tfc2(hooked_model, datasets, axiom_report, plot_curve, check_claim):
     check_claim(CLAIMS["axiom.tfc2"].result(
         value, queries=len(gains), first_gain=float(gains[:, 0].mean()),
         later_gains=[float(g) for g in gains[:, 1:].mean(0)],
-        pronoun_ratio=float(np.diff(curves["pronoun"], axis=1)[:, 1:].mean()
-                            / np.diff(curves["pronoun"], axis=1)[:, 0].mean())))
+        pronoun_ratio=saturation_ratio(np.diff(curves["pronoun"], axis=1))))
 
 
 @pytest.mark.claim("axiom.lnc1")
@@ -130,5 +138,6 @@ def test_lnc1(hooked_model, datasets, axiom_report, axiom_session, plot_curve, c
                title="LNC1: score by appended irrelevant sentences", xlabel="sentences appended",
                ylabel="score")
     check_claim(CLAIMS["axiom.lnc1"].result(
-        float(lower.mean()), ci=mean_ci(lower, list(curves), axiom_session.seed), queries=len(lower),
+        group_bootstrap(lambda i: float(lower[i].mean()), list(curves), unit="query", seed=axiom_session.seed),
+        queries=len(lower),
         mean_drop=float((matrix[:, 0] - matrix[:, -1]).mean())))

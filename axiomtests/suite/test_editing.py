@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from axiomtests.claims import CLAIMS
+from axiomtests.claims import CLAIMS, NotComputable
 from circuits.idf import edit_idf
 from circuits.ranking import mean_ndcg
+from circuits.stats import group_bootstrap
 
 INJECTION_GAIN = 0.1  # an injection counts as an attack when it raises the score by more than this
 EDIT_STEPS = -5.0  # lower the unsafe tokens' IDF by 5 standard deviations of U0
@@ -39,7 +40,7 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
     tok = hooked_model.tokenizer
     words = unsafe_tokens(tok)
     if not words:
-        pytest.fail("no LDNOOBW word is a single wordpiece of this tokenizer")
+        raise NotComputable("no LDNOOBW word is a single wordpiece of this tokenizer")
     rng = np.random.default_rng(axiom_session.seed)
     pairs = datasets["TFC1"][: 2 * axiom_session.pairs]
     injected_words = [words[int(rng.integers(len(words)))] for _ in pairs]
@@ -50,7 +51,7 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
     injected = hooked_model.score_pairs(queries, injected_docs).double().numpy()
     attacks = np.nonzero(injected - clean > INJECTION_GAIN)[0]
     if not len(attacks):
-        pytest.fail(f"no injection raised the score by more than {INJECTION_GAIN}: nothing to mitigate")
+        raise NotComputable(f"no injection raised the score by more than {INJECTION_GAIN}: nothing to mitigate")
     ids = tok.convert_tokens_to_ids(words)
     rankings = held_out_rankings(corpus, axiom_session.pairs // 4, axiom_session.seed)
 
@@ -72,6 +73,8 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
         "unsafe_single_wordpiece_words": len(words), "pairs": len(pairs), "attacks": int(len(attacks)),
         "edit_steps": EDIT_STEPS, "ndcg10_before": before, "ndcg10_after": after,
         "ndcg_retention": after / before if before else None, "held_out_queries": len({r[0] for r in rankings})}
+    share = group_bootstrap(lambda i: float(demoted[i].mean()), [pairs[a].query_id for a in attacks],
+                            unit="query", seed=axiom_session.seed)
     check_claim(CLAIMS["edit.adversarial"].result(
-        float(demoted.mean()), attacks=int(len(attacks)), ndcg_retention=after / before if before else None,
+        share, attacks=int(len(attacks)), ndcg_retention=after / before if before else None,
         mean_injection_gain=float((injected - clean)[attacks].mean())))

@@ -8,15 +8,18 @@ from scipy import stats
 
 from axiomtests.claims import CLAIMS
 from circuits.idf import edit_idf
+from circuits.stats import group_bootstrap
 
 EDIT_STEPS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)  # IDF edits in standard deviations of U0
 
 
 @pytest.mark.claim("idf.u0")
-def test_u0_tracks_idf(hooked_model, vocab_idf, spectrum, check_claim):
+def test_u0_tracks_idf(hooked_model, vocab_idf, spectrum, axiom_session, check_claim):
     idf, sources = vocab_idf
     spectrum, mask = spectrum  # a singular vector's sign is arbitrary: canonical r <= 0
-    r = float(np.corrcoef(spectrum.u0[mask], idf[mask])[0, 1])
+    u, v = spectrum.u0[mask], idf[mask]
+    r = group_bootstrap(lambda i: float(np.corrcoef(u[i], v[i])[0, 1]), np.arange(len(u)),
+                        unit="vocabulary token", seed=axiom_session.seed)
     with_fallback = np.array([t.isalpha() for t in hooked_model.tokenizer.convert_ids_to_tokens(
         list(range(len(idf))))]) & (sources != "absent")
     check_claim(CLAIMS["idf.u0"].result(
@@ -73,7 +76,9 @@ def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, spectrum,
         doc2_scores.append(s2)
         rows.append({"steps": steps, "doc1 (repeats tok1)": float(s1.mean()), "doc2 (repeats tok2)": float(s2.mean()),
                      "gap": float((s1 - s2).mean())})
-    rho = float(stats.spearmanr(EDIT_STEPS, [r["gap"] for r in rows])[0])
+    gaps = np.array(doc1_scores).T - np.array(doc2_scores).T  # [examples, steps]
+    rho = group_bootstrap(lambda i: float(stats.spearmanr(EDIT_STEPS, gaps[i].mean(0))[0]), queries,
+                          unit="query", seed=axiom_session.seed)
     axiom_report.sections["U0 editing (IDF steps in std of U0)"] = rows
     doc1_scores, doc2_scores = np.array(doc1_scores).T, np.array(doc2_scores).T  # [queries, steps]
     plot_curve("u0_editing", EDIT_STEPS, {"doc1 (repeats the edited token 1)": doc1_scores,

@@ -14,20 +14,26 @@ from scipy import stats
 from axiomtests.claims import CLAIMS
 from axiomtests.suite.conftest import levels
 from circuits.matching import attention_to_positions
+from circuits.stats import group_bootstrap
+
 
 def head_names(heads) -> list[str]:
     return [f"{layer}.{head}" for layer, head in heads]
 
 
 @pytest.mark.claim("mh.similarity")
-def test_matching_heads_attend_by_similarity(matching_heads, check_claim):
+def test_matching_heads_attend_by_similarity(matching_heads, axiom_session, check_claim):
     _, r_held, heads = matching_heads
     chosen = np.zeros(r_held.shape, bool)
     for layer, head in heads:
         chosen[layer, head] = True
     mh, others = float(np.nanmean(r_held[chosen])), float(np.nanmean(r_held[~chosen]))
+    finite = np.isfinite(r_held).ravel()
+    r, is_mh = r_held.ravel()[finite], chosen.ravel()[finite]
+    gap = group_bootstrap(lambda i: float(r[i][is_mh[i]].mean() - r[i][~is_mh[i]].mean()), np.arange(len(r)),
+                          unit="head", strata=is_mh, seed=axiom_session.seed)
     check_claim(CLAIMS["mh.similarity"].result(
-        mh - others, matching_heads=head_names(heads), mean_r_matching=mh, mean_r_others=others,
+        gap, matching_heads=head_names(heads), mean_r_matching=mh, mean_r_others=others,
         r_map_held_out=np.round(r_held, 4).tolist()))
 
 
@@ -43,13 +49,16 @@ def attention_by_level(model, pairs, heads, target: str) -> np.ndarray:
 
 
 @pytest.mark.claim("mh.saturation")
-def test_matching_attention_saturates(hooked_model, datasets, matching_heads, axiom_report, plot_curve,
-                                      check_claim):
+def test_matching_attention_saturates(hooked_model, datasets, matching_heads, axiom_report, axiom_session,
+                                      plot_curve, check_claim):
+    from axiomtests.suite.test_axioms import saturation_ratio
+
     _, _, heads = matching_heads
     pairs = [p for p in datasets["TFC2"] if p.variant == "appended"]
     matrix = attention_by_level(hooked_model, pairs, heads, "term")
     steps = np.diff(matrix, axis=1)
-    value = float(steps[:, 1:].mean() / steps[:, 0].mean())
+    value = group_bootstrap(lambda i: saturation_ratio(steps[i]), range(len(steps)), unit="query",
+                            seed=axiom_session.seed)
     axiom_report.sections["matching heads: attention to the repeated term (TFC2)"] = {
         f"k={k}": float(matrix[:, k].mean()) for k in range(matrix.shape[1])}
     plot_curve("mh_saturation", range(matrix.shape[1]), {"matching heads": matrix},
@@ -59,18 +68,20 @@ def test_matching_attention_saturates(hooked_model, datasets, matching_heads, ax
 
 
 @pytest.mark.claim("mh.length")
-def test_matching_attention_shifts_with_length(hooked_model, datasets, matching_heads, axiom_report, plot_curve,
-                                               check_claim):
+def test_matching_attention_shifts_with_length(hooked_model, datasets, matching_heads, axiom_report, axiom_session,
+                                               plot_curve, check_claim):
     _, _, heads = matching_heads
     matrix = attention_by_level(hooked_model, datasets["LNC1"], heads, "doc")
     means = matrix.mean(0)
     rho = float(stats.spearmanr(np.arange(len(means)), means)[0])
+    trend = group_bootstrap(lambda i: abs(float(stats.spearmanr(np.arange(len(means)), matrix[i].mean(0))[0])),
+                            range(len(matrix)), unit="query", seed=axiom_session.seed)
     axiom_report.sections["matching heads: query→document attention (LNC1)"] = {
         f"i={i}": float(m) for i, m in enumerate(means)}
     plot_curve("mh_length", range(matrix.shape[1]), {"matching heads": matrix},
                title="Matching heads: query→document attention by length (LNC1)", xlabel="sentences appended",
                ylabel="attention to the document")
-    check_claim(CLAIMS["mh.length"].result(abs(rho), spearman=rho, queries=len(matrix),
+    check_claim(CLAIMS["mh.length"].result(trend, spearman=rho, queries=len(matrix),
                                            matching_heads=head_names(heads)))
 
 
@@ -97,20 +108,23 @@ def test_ablating_matching_heads_lowers_perturbed_scores(hooked_model, patching_
     heads = matching_heads[2]
     controls = random_matched_sets(heads, (hooked_model.cfg.n_layers, hooked_model.cfg.n_heads), 5,
                                    axiom_session.seed)
-    drops = {}
+    drops, per_pair = {}, {}
     for axiom in ("TFC1", "STMC1"):
         _, pairs = patching_sets[axiom]
         perturbed = hooked_model(pairs.perturbed).double().cpu().numpy()
         means = head_means(hooked_model, pairs.baseline, sorted(set(heads).union(*controls)))
 
-        def drop(head_set) -> float:
-            ablated = ablate_heads(hooked_model, pairs.perturbed, head_set, mode="mean", means=means)
-            return float(perturbed.mean() - ablated.double().cpu().numpy().mean())
+        def drop(head_set) -> np.ndarray:
+            """Per pair, perturbed score minus the score with ``head_set`` mean-ablated."""
+            return perturbed - ablate_heads(hooked_model, pairs.perturbed, head_set, mode="mean",
+                                            means=means).double().cpu().numpy()
 
-        drops[axiom] = {"perturbed_mean": float(perturbed.mean()), "matching_heads": drop(heads),
-                        "random_sets": [drop(s) for s in controls]}
-    tfc1 = drops["TFC1"]
-    value = tfc1["matching_heads"] - float(np.mean(tfc1["random_sets"]))
+        per_pair[axiom] = (drop(heads), np.array([drop(s) for s in controls]).T, pairs.query_ids)  # [n], [n, sets]
+        drops[axiom] = {"perturbed_mean": float(perturbed.mean()), "matching_heads": float(per_pair[axiom][0].mean()),
+                        "random_sets": per_pair[axiom][1].mean(0).tolist()}
+    own, control, qids = per_pair["TFC1"]
+    value = group_bootstrap(lambda i: float(own[i].mean() - control[i].mean()), qids, unit="query",
+                            seed=axiom_session.seed)
     check_claim(CLAIMS["mh.ablation"].result(
         value, matching_heads=head_names(heads), control_sets=[head_names(s) for s in controls],
         reference="mean z over the real tokens of the padded TFC1/STMC1 baselines (one vector per head)",

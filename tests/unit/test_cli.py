@@ -40,8 +40,18 @@ def test_run_reports_findings_without_failing_unless_asked(monkeypatch):
     assert main(["run", "--out", "o"]) == 0
     assert main(["run", "--findings", "fail"]) == 0
     first, second = seen
-    assert first[first.index("--axiom-findings") + 1] == "xfail" and "o" in first
-    assert second[second.index("--axiom-findings") + 1] == "fail"
+    assert "--axiom-findings=xfail" in first and "--axiom-report-dir=o" in first
+    assert "--axiom-findings=fail" in second
+
+
+def test_run_passes_the_checkpoint_so_that_pytest_never_takes_it_for_a_test_path(monkeypatch, tmp_path):
+    import pytest as pytest_module
+
+    seen = []
+    monkeypatch.setattr(pytest_module, "main", lambda argv: seen.append(argv) or 0)
+    main(["run", "--checkpoint", str(tmp_path)])
+    assert f"--checkpoint={tmp_path}" in seen[0] and str(tmp_path) not in seen[0]
+    assert any(a.startswith("--rootdir=") for a in seen[0])
 
 
 def test_patch_subcommand_is_wired():

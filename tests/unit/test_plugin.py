@@ -57,11 +57,48 @@ def test_checkpoint_runs_the_suite_and_reports_identically(checkpoints, pytester
     assert b'"foundation.faithful_eager"' in outputs[0] and b'"score": "diff"' in outputs[0]
 
 
-def test_unloadable_checkpoint_is_an_error_not_a_pass(pytester, tmp_path, beir_folder):
-    result = pytester.runpytest_subprocess("--checkpoint", str(tmp_path / "missing"),
-                                           "--axiom-corpus", str(beir_folder), "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*CheckpointError*does not exist*"])
-    assert result.ret != 0
+def unloadable(kind: str, good, folder):
+    """A checkpoint folder that cannot be loaded: ``missing``, ``pickle`` (only pytorch_model.bin) or
+    ``remote_code`` (an auto_map config)."""
+    import shutil
+
+    if kind == "missing":
+        return folder / "missing"
+    ckpt = shutil.copytree(good, folder / kind)
+    if kind == "pickle":
+        from safetensors.torch import load_file
+        import torch
+
+        torch.save(load_file(ckpt / "model.safetensors"), ckpt / "pytorch_model.bin")
+        (ckpt / "model.safetensors").unlink()
+    else:
+        config = json.loads((ckpt / "config.json").read_text())
+        config["auto_map"] = {"AutoModelForSequenceClassification": "evil.Model"}
+        (ckpt / "config.json").write_text(json.dumps(config))
+    return ckpt
+
+
+@pytest.mark.parametrize(("kind", "message"), [("missing", "does not exist"), ("pickle", "--axiom-allow-pickle"),
+                                               ("remote_code", "never runs remote code")])
+def test_an_unloadable_checkpoint_is_one_usage_error(kind, message, checkpoints, pytester, tmp_path, beir_folder):
+    ckpt = unloadable(kind, checkpoints[1], tmp_path)
+    result = pytester.runpytest_subprocess("--checkpoint", str(ckpt), "--axiom-corpus", str(beir_folder),
+                                           "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if line.startswith("ERROR:")]
+    assert len(errors) == 1 and message in errors[0] and "Fix" in errors[0]
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert len(result.outlines) + len(result.errlines) < 20
+
+
+def test_the_project_rootdir_holds_whatever_checkpoint_points_to(checkpoints, pytester, beir_folder):
+    """pytest picks its rootdir before the plugin's options exist, so ``--checkpoint DIR`` looked like a test
+    path and the rootdir became the common ancestor of the project and the checkpoint."""
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_subprocess("--checkpoint", str(checkpoints[1]), "--axiom-corpus", str(beir_folder),
+                                           "--collect-only", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([f"rootdir: {pytester.path}"])
+    assert f"rootdir: {pytester.path}\n" in result.stdout.str() + "\n"
 
 
 def test_claim_selection_deselects_and_rejects_unknown_ids(checkpoints, pytester, beir_folder):
@@ -112,3 +149,27 @@ def test_timing_tests_follow_the_claims_they_time(checkpoints, pytester, beir_fo
     assert "test_patching_pass_timing[path_to_scoring_heads_v]" in only_qch
     assert "test_patching_pass_timing[path_to_logit]" not in only_qch
     assert collected().count("test_patching_pass_timing[") == 3
+
+
+def test_a_claim_that_cannot_be_computed_stays_in_the_report_as_an_error(checkpoints, pytester, beir_folder):
+    pytester.makepyfile(test_broken="""
+        import pytest
+        from axiomtests.claims import NotComputable
+
+        @pytest.mark.claim("rsh.attention_idf")
+        def test_raises(hooked_model):
+            raise NotComputable("no scoring head found")
+
+        @pytest.mark.claim("mh.length")
+        def test_crashes(hooked_model):
+            {}["missing"]
+    """)
+    result = pytester.runpytest_subprocess("test_broken.py", "--checkpoint", str(checkpoints[1]), "-k", "broken",
+                                           "--axiom-corpus", str(beir_folder), "--axiom-report-dir", "out",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    claims = {c["id"]: c for c in json.loads((pytester.path / "out" / "report.json").read_text())["claims"]}
+    assert claims["rsh.attention_idf"]["status"] == "error"
+    assert claims["rsh.attention_idf"]["details"]["error"] == "no scoring head found (in call)"
+    assert claims["mh.length"]["status"] == "error" and "KeyError" in claims["mh.length"]["details"]["error"]
+    assert "could not be computed" in (pytester.path / "out" / "report.md").read_text()

@@ -27,7 +27,7 @@ def test_json_is_deterministic_sorted_and_rounded():
     assert [c["id"] for c in data["claims"]] == ["a.claim", "b.claim"]
     assert data["claims"][1]["value"] == 0.123457
     assert data["claims"][0]["value"] is None  # NaN is not valid JSON
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
 
 
 def test_adding_a_claim_twice_keeps_the_last():

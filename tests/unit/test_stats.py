@@ -101,3 +101,43 @@ def test_effect_is_invariant_to_shifting_and_scaling_scores(rows, scale):
     effect = ratio_of_means(patched, base, pert)
     moved = ratio_of_means(scale * patched + 7.0, scale * base + 7.0, scale * pert + 7.0)
     np.testing.assert_allclose(moved, effect, rtol=1e-9, atol=1e-9)
+
+
+def test_group_bootstrap_resamples_whole_groups_and_names_its_unit():
+    from circuits.stats import group_bootstrap
+
+    values = np.array([1.0, 1.0, 0.0, 0.0, 1.0, 0.0])
+    groups = ["a", "a", "b", "b", "c", "c"]
+    iv = group_bootstrap(lambda i: float(values[i].mean()), groups, unit="query", n_boot=500, seed=1)
+    assert (iv.value, iv.unit, iv.n) == (0.5, "query", 3)
+    assert iv.low <= iv.value <= iv.high and iv.se > 0
+    # every replicate is a mean of whole groups (each 0, 1 or 0.5): a pair-level bootstrap would give sixths
+    seen = set()
+    group_bootstrap(lambda i: seen.add(round(float(values[i].mean()) * 6)) or 0.0, groups, unit="query", n_boot=200)
+    assert seen <= {0, 1, 2, 3, 4, 5, 6} and all(k % 1 == 0 for k in seen)
+    assert group_bootstrap(lambda i: float(values[i].mean()), groups, unit="query", seed=1) == \
+        group_bootstrap(lambda i: float(values[i].mean()), groups, unit="query", seed=1)
+
+
+def test_group_bootstrap_se_shrinks_with_the_sample_and_strata_stay_apart():
+    from circuits.stats import group_bootstrap
+
+    rng = np.random.default_rng(0)
+    small, large = rng.normal(size=25), rng.normal(size=400)
+    se_small = group_bootstrap(lambda i: float(small[i].mean()), range(25), unit="pair").se
+    se_large = group_bootstrap(lambda i: float(large[i].mean()), range(400), unit="pair").se
+    assert se_large < se_small / 2.5  # ~1/√16 = 1/4
+    labels = np.array([True] * 3 + [False] * 30)
+    x = np.where(labels, 1.0, 0.0)
+    gap = group_bootstrap(lambda i: float(x[i][labels[i]].mean() - x[i][~labels[i]].mean()), range(33),
+                          unit="head", strata=labels)
+    assert gap.value == gap.low == gap.high == 1.0  # a stratum is never drawn empty
+
+
+def test_group_bootstrap_reports_an_undefined_statistic_as_nan():
+    from circuits.stats import group_bootstrap
+
+    iv = group_bootstrap(lambda i: float("nan"), range(5), unit="query")
+    assert np.isnan(iv.se) and np.isnan(iv.low)
+    with pytest.raises(InputError, match="no query"):
+        group_bootstrap(lambda i: 0.0, [], unit="query")
