@@ -298,6 +298,12 @@ def check_claim(request: pytest.FixtureRequest, axiom_session: AxiomSession, axi
         if baseline is not None:
             result.details["gate"] = {"outcome": verdict.outcome, **(verdict.evidence or {})}
         axiom_report.add(result)
+        # JUnit XML (--junitxml) carries these as <property> elements of the claim's test case
+        request.node.user_properties.extend(
+            (key, value) for key, value in (("claim", result.id), ("status", result.status), ("value", result.value),
+                                            ("threshold", result.threshold), ("ci", result.ci), ("se", result.se),
+                                            ("unit", result.unit), ("gate", verdict.outcome if baseline else None))
+            if value is not None)
         if verdict.outcome in ("finding", "undecided") or (
                 verdict.outcome == "fail" and axiom_session.findings == "xfail" and result.status == "fail"):
             pytest.xfail(verdict.message)

@@ -22,8 +22,8 @@ def is_paper_checkpoint(model, axiom_session) -> bool:
                          or axiom_session.paper_checkpoint)
 
 
-@pytest.fixture(scope="module")
-def paper(hooked_model, axiom_session):
+@pytest.fixture(scope="session")  # session scope: pytest sets up wider scopes first, so a module-scoped skip
+def paper(hooked_model, axiom_session):  # came only after the session's datasets and patching had been built
     if not is_paper_checkpoint(hooked_model, axiom_session):
         pytest.skip(f"paper expectations apply to {PAPER_CHECKPOINT} (12 layers × 12 heads); "
                     f"{hooked_model.name!r} is tested by role in the other claim modules")

@@ -173,3 +173,24 @@ def test_a_claim_that_cannot_be_computed_stays_in_the_report_as_an_error(checkpo
     assert claims["rsh.attention_idf"]["details"]["error"] == "no scoring head found (in call)"
     assert claims["mh.length"]["status"] == "error" and "KeyError" in claims["mh.length"]["details"]["error"]
     assert "could not be computed" in (pytester.path / "out" / "report.md").read_text()
+
+
+def test_junit_xml_carries_each_claims_value_threshold_and_interval(checkpoints, pytester, beir_folder):
+    import xml.etree.ElementTree as ET
+
+    pytester.makepyfile(test_junit="""
+        import pytest
+        from axiomtests.claims import CLAIMS
+        from circuits.stats import Interval
+
+        @pytest.mark.claim("idf.u0")
+        def test_u0(check_claim):
+            check_claim(CLAIMS["idf.u0"].result(Interval(-0.7, -0.75, -0.65, 0.02, "vocabulary token", 100)))
+    """)
+    result = pytester.runpytest_subprocess("test_junit.py", "--checkpoint", str(checkpoints[1]), "-k", "junit",
+                                           "--axiom-corpus", str(beir_folder), "--junitxml", "junit.xml",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    props = {p.get("name"): p.get("value") for p in ET.parse(pytester.path / "junit.xml").iter("property")}
+    assert props == {"claim": "idf.u0", "status": "pass", "value": "-0.7", "threshold": "<= -0.5",
+                     "ci": "(-0.75, -0.65)", "se": "0.02", "unit": "vocabulary token"}
