@@ -33,3 +33,15 @@ def tiny_cross_encoder(tiny_checkpoint: Callable[..., Path]):
     from circuits.model import HookedCrossEncoder
 
     return HookedCrossEncoder.from_pretrained(tiny_checkpoint("bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_beir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A three-passage BEIR folder: enough for the claims that need no diagnostic datasets (e.g. ``idf.u0``)."""
+    from axiomtests.corpus import Corpus, write_beir
+
+    corpus = Corpus(name="tiny", docs={"d1": "bm25 is a ranking function for search",
+                                       "d2": "attention heads score relevance", "d3": "the river bank and the money bank"},
+                    queries={"q1": "what is bm25", "q2": "attention ranking"}, qrels={"q1": {"d1": 1}, "q2": {"d2": 1}},
+                    retrieved={"q1": ["d1", "d3"], "q2": ["d2", "d3"]}, provenance={})
+    return write_beir(corpus, tmp_path_factory.mktemp("beir"))

@@ -6,14 +6,13 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from axiomtests.options import add_model_options, add_run_options
 
 
 def _run(args: argparse.Namespace) -> int:
     import pytest
-
-    from pathlib import Path
 
     import axiomtests
 
@@ -29,7 +28,36 @@ def _run(args: argparse.Namespace) -> int:
             argv.append(f"{flag}={value}")
     if args.allow_pickle:
         argv.append("--axiom-allow-pickle")
+    if args.nulls:
+        argv.append(f"--axiom-null-report={_run_null(args)}")
     return int(pytest.main(argv + list(args.pytest_args)))
+
+
+def _run_null(args: argparse.Namespace) -> Path:
+    """Run the same suite, same settings, on a randomly initialised model of the checkpoint's config (in a child
+    process); returns its report. Claims failing there are expected: its exit code is not the run's."""
+    import subprocess
+
+    from circuits.tiny import random_init_like
+
+    if args.checkpoint:
+        source = args.checkpoint
+    else:
+        from axiomtests.default_model import default_checkpoint_dir
+
+        source = default_checkpoint_dir()
+    out = Path(args.out)
+    null = random_init_like(source, out / "null-model", seed=args.seed)
+    argv = [sys.executable, "-m", "axiomtests.cli", "run", f"--checkpoint={null}", f"--out={out / 'null'}",
+            f"--seed={args.seed}", f"--pairs={args.pairs}", f"--device={args.device}", f"--score={args.score}"]
+    if args.corpus:
+        argv.append(f"--corpus={args.corpus}")
+    logging.getLogger("axiomtests").info("null model: the suite on a random initialisation of %s", source)
+    subprocess.run(argv + ["--", *args.pytest_args], check=False)
+    report = out / "null" / "report.json"
+    if not report.exists():
+        raise SystemExit(f"the null run wrote no report ({report}); see its output above")
+    return report
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -74,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--findings", choices=("xfail", "fail"), default="xfail",
                      help="a failing claim is a finding in the report and exits 0 ('xfail'), or exits 1 ('fail'); "
                           "errors always exit 1. Default: %(default)r")
+    run.add_argument("--nulls", action="store_true",
+                     help="also run every claim on a randomly initialised model of the same config (report in "
+                          "OUT/null) and mark each claim that passes there as not discriminative")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=_run)
     build = sub.add_parser("build", help="build (or reuse) the embedded default checkpoint")

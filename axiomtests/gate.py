@@ -139,6 +139,16 @@ def _find(report: Report | None, claim_id: str) -> ClaimResult | None:
     return next((c for c in report.claims if c.id == claim_id), None)
 
 
+def annotate_null(result: ClaimResult, null: Report | None) -> None:
+    """Record the null model's result beside ``result``: a claim that passes on a model without the mechanism
+    (a random initialisation of the same config) does not discriminate, whatever it says of this checkpoint."""
+    previous = _find(null, result.id)
+    if previous is None:
+        return
+    result.details["null"] = {"status": previous.status, "value": previous.value}
+    result.details["discriminative"] = previous.status != "pass"
+
+
 # --------------------------------------------------------------------------- comparability
 
 COMPARED = ("seed", "pairs", "corpus", "claims registry", "score mode", "datasets")

@@ -31,6 +31,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(reported as a finding; errors and baseline regressions still fail). Default: %(default)r")
     group.addoption("--axiom-claims", metavar="IDS", default=None, type=parse_claim_selection,
                     help="Comma-separated claim ids or globs to run (e.g. 'axiom.*,idf.u0'). Default: all")
+    group.addoption("--axiom-null-report", metavar="REPORT_JSON", default=None,
+                    help="The same suite's report on a null model (a random initialisation of this config; "
+                         "`axiomtests run --nulls` makes it): each claim records the null's value, and one that "
+                         "passes on its null is marked not discriminative. Default: none")
     group.addoption("--axiom-allow-incomparable", action="store_true", default=False,
                     help="Gate against a baseline even when it differs from this run in seed, pairs, corpus, "
                          "claims registry version, score mode or dataset hashes (refused otherwise). "
@@ -56,9 +60,11 @@ class AxiomSession:
     paper_checkpoint: bool
     findings: str
     allow_incomparable: bool = False
+    null: str | None = None
     _model: Any = field(default=None, repr=False)
     _report: Any = field(default=None, repr=False)
     _baseline: Any = field(default=None, repr=False)
+    _null: Any = field(default=None, repr=False)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "AxiomSession":
@@ -68,7 +74,7 @@ class AxiomSession:
                    seed=get("axiom_seed"), pairs=get("axiom_pairs"), report_dir=get("axiom_report_dir"),
                    corpus=get("axiom_corpus"), baseline=get("axiom_baseline"), claims=get("axiom_claims"),
                    paper_checkpoint=get("axiom_paper_checkpoint"), findings=get("axiom_findings"),
-                   allow_incomparable=get("axiom_allow_incomparable"))
+                   allow_incomparable=get("axiom_allow_incomparable"), null=get("axiom_null_report"))
 
     def resolved_checkpoint(self) -> str:
         """The checkpoint under test: ``--checkpoint`` or the embedded default (built on first use)."""
@@ -95,6 +101,14 @@ class AxiomSession:
 
             self._baseline = load_report(self.baseline)
         return self._baseline
+
+    def null_report(self):
+        """The null model's report of ``--axiom-null-report`` (None without one)."""
+        if self.null and self._null is None:
+            from circuits.report import load_report
+
+            self._null = load_report(self.null)
+        return self._null
 
     def report(self):
         """The run's Report, created with the checkpoint and environment sections on first use."""
@@ -293,6 +307,9 @@ def check_claim(request: pytest.FixtureRequest, axiom_session: AxiomSession, axi
     from axiomtests.gate import judge
 
     def check(result) -> None:
+        from axiomtests.gate import annotate_null
+
+        annotate_null(result, axiom_session.null_report())
         baseline = axiom_session.baseline_report()
         verdict = judge(result, CLAIMS[result.id], baseline, axiom_session.pairs)
         if baseline is not None:

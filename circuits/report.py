@@ -75,12 +75,18 @@ class Report:
             lines += ["", f"## {title}", ""]
             lines.append(_section_markdown(section))
         if self.claims:
+            nulls = any("null" in c.details for c in self.claims)
             rows = [[c.id, c.status, _fmt(c.value), c.threshold or "", _fmt(c.ci), _fmt(c.se),
-                     f"{c.n_units} {c.unit}" if c.unit else "", _fmt(c.paper_value)]
+                     f"{c.n_units} {c.unit}" if c.unit else "",
+                     *([_null_cell(c)] if nulls else []), _fmt(c.paper_value)]
                     for c in sorted(self.claims, key=lambda c: c.id)]
             lines += ["", "## Claims", "",
-                      tabulate(rows, headers=["claim", "status", "value", "threshold", "95% CI", "se",
-                                              "resampled", "paper"], tablefmt="github")]
+                      tabulate(rows, headers=["claim", "status", "value", "threshold", "95% CI", "se", "resampled",
+                                              *(["null model"] if nulls else []), "paper"], tablefmt="github")]
+            blind = [c.id for c in sorted(self.claims, key=lambda c: c.id) if c.details.get("discriminative") is False]
+            if blind:
+                lines += ["", "Not discriminative (they pass on a randomly initialised model of the same config "
+                              "too): " + ", ".join(f"`{c}`" for c in blind)]
             errors = [c for c in self.claims if c.status == "error"]
             if errors:
                 lines += ["", "Claims that could not be computed:", ""]
@@ -129,6 +135,11 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_rounded(v) for v in value]
     return value
+
+
+def _null_cell(claim: ClaimResult) -> str:
+    null = claim.details.get("null")
+    return f"{null['status']} {_fmt(null['value'])}".strip() if null else ""
 
 
 def _fmt(value: Any) -> str:

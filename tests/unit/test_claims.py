@@ -135,3 +135,16 @@ def test_incomparable_runs_are_named_field_by_field():
                      "datasets: tfc1.jsonl differ (sha256)"]
     assert mismatches(comparable_fields(base), comparable_fields(base)) == []
     assert mismatches(comparable_fields(base), {"pairs": 64}) == []  # a field one side lacks is not compared
+
+
+def test_a_claim_that_passes_on_its_null_model_is_marked_not_discriminative():
+    from axiomtests.gate import annotate_null
+
+    null = baseline_with(result("mh.length", 1.0), result("axiom.tfc1", 0.5))
+    length, tfc1, u0 = result("mh.length", 1.0), result("axiom.tfc1", 0.8), result("idf.u0", -0.6)
+    for r in (length, tfc1, u0):
+        annotate_null(r, null)
+    assert length.details["null"] == {"status": "pass", "value": 1.0} and length.details["discriminative"] is False
+    assert tfc1.details["discriminative"] is True and "null" not in u0.details
+    md = Report(checkpoint={"name": "m"}, environment={}, claims=[length, tfc1, u0]).to_markdown()
+    assert "null model" in md and "fail 0.5" in md and "Not discriminative" in md and "`mh.length`" in md

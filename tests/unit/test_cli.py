@@ -59,3 +59,32 @@ def test_patch_subcommand_is_wired():
 
     args = build_parser().parse_args(["patch", "--kind", "path-to-logit", "--pairs-file", "p.jsonl"])
     assert args.func is patch_command and args.kind == "path-to-logit"
+
+
+def test_run_with_nulls_gates_the_suite_on_the_null_models_report(monkeypatch, tmp_path):
+    import pytest as pytest_module
+
+    from axiomtests import cli
+
+    seen = []
+    monkeypatch.setattr(pytest_module, "main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(cli, "_run_null", lambda args: tmp_path / "null" / "report.json")
+    assert main(["run", "--nulls", "--out", str(tmp_path)]) == 0
+    assert f"--axiom-null-report={tmp_path / 'null' / 'report.json'}" in seen[0]
+
+
+def test_run_with_nulls_end_to_end_on_a_tiny_model(tiny_checkpoint, tiny_beir, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "rep"
+    subprocess.run([sys.executable, "-m", "axiomtests.cli", "run", f"--checkpoint={tiny_checkpoint('bert')}",
+                    "--nulls", f"--out={out}", "--", "--axiom-claims=idf.u0", f"--axiom-corpus={tiny_beir}"],
+                   cwd=tmp_path, capture_output=True, check=True)
+    null = json.loads((out / "null" / "report.json").read_text())
+    main_report = json.loads((out / "report.json").read_text())
+    (null_u0,) = [c for c in null["claims"] if c["id"] == "idf.u0"]
+    (u0,) = [c for c in main_report["claims"] if c["id"] == "idf.u0"]
+    assert u0["details"]["null"] == {"status": null_u0["status"], "value": null_u0["value"]}
+    assert null["checkpoint"]["weights_sha256"] != main_report["checkpoint"]["weights_sha256"]

@@ -7,13 +7,6 @@ import json
 import pytest
 pytest_plugins = ("pytester",)
 
-TINY_CORPUS = {
-    "docs": {"d1": "bm25 is a ranking function for search", "d2": "attention heads score relevance",
-             "d3": "the river bank and the money bank"},
-    "queries": {"q1": "what is bm25", "q2": "attention ranking"},
-}
-
-
 @pytest.fixture(scope="module")
 def checkpoints(tiny_checkpoint) -> dict:
     """Built before any pytester test: pytester restores sys.modules after each test, and modules that torch
@@ -22,13 +15,8 @@ def checkpoints(tiny_checkpoint) -> dict:
 
 
 @pytest.fixture(scope="module")
-def beir_folder(tmp_path_factory):
-    from axiomtests.corpus import Corpus, write_beir
-
-    corpus = Corpus(name="tiny", docs=TINY_CORPUS["docs"], queries=TINY_CORPUS["queries"],
-                    qrels={"q1": {"d1": 1}, "q2": {"d2": 1}}, retrieved={"q1": ["d1", "d3"], "q2": ["d2", "d3"]},
-                    provenance={})
-    return write_beir(corpus, tmp_path_factory.mktemp("beir"))
+def beir_folder(tiny_beir):
+    return tiny_beir
 
 
 def test_help_lists_the_axiom_group(pytester):

@@ -34,14 +34,8 @@ def run_workflow(env: dict[str, str], cwd: Path) -> dict[str, int]:
     return codes
 
 
-def test_the_example_release_gate_runs_locally(tiny_checkpoint, tmp_path):
-    from axiomtests.corpus import Corpus, write_beir
-
-    corpus = Corpus(name="tiny", docs={"d1": "bm25 is a ranking function for search",
-                                       "d2": "attention heads score relevance", "d3": "the river bank and money"},
-                    queries={"q1": "what is bm25", "q2": "attention ranking"}, qrels={"q1": {"d1": 1}},
-                    retrieved={"q1": ["d1", "d3"], "q2": ["d2", "d3"]}, provenance={})
-    beir = write_beir(corpus, tmp_path / "beir")
+def test_the_example_release_gate_runs_locally(tiny_checkpoint, tiny_beir, tmp_path):
+    beir = tiny_beir
     model = tiny_checkpoint("bert")
     args = f"--axiom-claims=idf.u0 --axiom-corpus={beir}"
     released = tmp_path / "released"
