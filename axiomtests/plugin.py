@@ -5,6 +5,8 @@ Light at start-up: torch and transformers are imported only when a fixture needs
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,13 +227,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Load the checkpoint once, before any test runs, when a collected test needs it: a checkpoint that cannot
     be loaded is one usage error, not an error per test. Capture is off, so a first build shows its progress."""
     axiom = getattr(session.config, "_axiom_session", None)
-    if axiom is None or not any("hooked_model" in getattr(item, "fixturenames", ()) for item in session.items):
+    if axiom is None or session.config.option.collectonly or not any(
+            "hooked_model" in getattr(item, "fixturenames", ()) for item in session.items):
         return
     from circuits.errors import CheckpointError, DeviceError
 
     capture = session.config.pluginmanager.getplugin("capturemanager")
     try:
-        with capture.global_and_fixture_disabled() if capture else _nullcontext():
+        with capture.global_and_fixture_disabled() if capture else _nullcontext(), _progress_log():
             axiom.model()
     except (CheckpointError, DeviceError) as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -241,6 +244,28 @@ def _nullcontext():
     from contextlib import nullcontext
 
     return nullcontext()
+
+
+@contextmanager
+def _progress_log() -> Iterator[None]:
+    """The build's own log lines (what it fetches, trains and evaluates) on stderr while the model loads."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("axiomtests")
+    if any(type(h) is logging.StreamHandler for h in logging.getLogger().handlers):  # the CLI's basicConfig
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(min(previous or logging.INFO, logging.INFO))
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 @pytest.hookimpl(wrapper=True)
