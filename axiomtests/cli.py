@@ -83,6 +83,20 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if regressions and args.fail_on_regression else 0
 
 
+def _baseline(args: argparse.Namespace) -> int:
+    from axiomtests.baseline import pool_reports
+    from circuits.report import load_report
+
+    reports = [load_report(p) for p in args.reports]
+    pooled = pool_reports(reports, [Path(p).parent.name or Path(p).stem for p in args.reports])
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(pooled.to_json())
+    out.with_suffix(".md").write_text(pooled.to_markdown())
+    logging.getLogger("axiomtests").info("pooled baseline of %d runs: %s", len(reports), out)
+    return 0
+
+
 def _stability(args: argparse.Namespace) -> int:
     from axiomtests.stability import stability_table
     from circuits.report import load_report
@@ -118,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--fail-on-regression", action="store_true",
                       help="exit 1 when a later report regresses against the first")
     comp.set_defaults(func=_compare)
+    pool = sub.add_parser("baseline", help="pool the reports of retrains of one recipe into one baseline whose "
+                                           "intervals include retrain-to-retrain variation")
+    pool.add_argument("reports", nargs="+", metavar="REPORT_JSON")
+    pool.add_argument("--out", required=True, metavar="BASELINE_JSON", help="where to write the pooled report")
+    pool.set_defaults(func=_baseline)
     stab = sub.add_parser("stability", help="is each claim's verdict stable at this sample size? "
                                             "(reports of one checkpoint under different --seed values)")
     stab.add_argument("reports", nargs="+", metavar="REPORT_JSON")

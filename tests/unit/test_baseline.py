@@ -1,0 +1,54 @@
+"""Pooling retrains into one baseline (``axiomtests baseline``)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from axiomtests.baseline import PoolError, pool_reports
+from axiomtests.claims import CLAIMS
+from axiomtests.cli import main
+from axiomtests.gate import judge
+from circuits.report import ClaimResult, Report, load_report
+from circuits.stats import Interval
+
+
+def run(weights: str, seed: int = 0, **values: float) -> Report:
+    claims = [CLAIMS[k.replace("__", ".")].result(Interval(v, v - 0.04, v + 0.04, 0.02, "query", 50))
+              for k, v in values.items()]
+    claims.append(ClaimResult(id="foundation.faithful_eager", status="pass", value=0.0))
+    return Report(checkpoint={"weights_sha256": weights, "score": "logit"},
+                  environment={"seed": seed, "pairs": 64, "claims_registry": 2}, claims=claims)
+
+
+def test_the_pooled_value_is_the_mean_and_its_se_the_spread_of_one_more_retrain():
+    pooled = pool_reports([run("a", axiom__tfc1=0.70), run("b", axiom__tfc1=0.80), run("c", axiom__tfc1=0.90)],
+                          ["a", "b", "c"])
+    (tfc1,) = [c for c in pooled.claims if c.id == "axiom.tfc1"]
+    assert tfc1.value == pytest.approx(0.8) and tfc1.status == "pass"
+    assert tfc1.se == pytest.approx(0.1 * math.sqrt(1 + 1 / 3))
+    assert tfc1.details["pooled"]["values"] == [0.7, 0.8, 0.9] and tfc1.unit == "query"
+    assert pooled.checkpoint["pooled_from"] == ["a", "b", "c"]
+    assert any(c.id == "foundation.faithful_eager" for c in pooled.claims)
+
+
+def test_a_retrain_inside_the_spread_passes_and_a_collapse_does_not():
+    pooled = pool_reports([run("a", rsh__attention_idf=0.51), run("b", rsh__attention_idf=0.31)], ["a", "b"])
+    claim = CLAIMS["rsh.attention_idf"]
+    retrain = CLAIMS["rsh.attention_idf"].result(Interval(0.35, 0.3, 0.4, 0.024, "query", 53))
+    assert judge(retrain, claim, pooled).outcome == "ok"
+    single = Report(checkpoint={}, environment={}, claims=[run("a", rsh__attention_idf=0.51).claims[0]])
+    assert judge(CLAIMS["rsh.attention_idf"].result(Interval(0.31, 0.26, 0.36, 0.024, "query", 53)), claim,
+                 single).outcome == "regression"  # one run's item noise cannot cover a retrain
+
+
+def test_runs_of_different_settings_are_not_pooled(tmp_path):
+    with pytest.raises(PoolError, match="seed: baseline 0, this run 1"):
+        pool_reports([run("a", axiom__tfc1=0.7), run("b", seed=1, axiom__tfc1=0.8)], ["a", "b"])
+    with pytest.raises(PoolError, match="at least two"):
+        pool_reports([run("a", axiom__tfc1=0.7)], ["a"])
+    paths = [run(w, axiom__tfc1=v).write(tmp_path / w) for w, v in (("a", 0.7), ("b", 0.8))]
+    assert main(["baseline", *map(str, paths), "--out", str(tmp_path / "pooled" / "baseline.json")]) == 0
+    assert load_report(tmp_path / "pooled" / "baseline.json").checkpoint["pooled_names"] == ["a", "b"]
+    assert (tmp_path / "pooled" / "baseline.md").exists()
