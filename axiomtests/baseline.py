@@ -45,8 +45,9 @@ def pool_reports(reports: Sequence[Report], names: Sequence[str]) -> Report:
                             ". Fix: run every retrain with the same --axiom-seed, --axiom-pairs and corpus.")
     ids = sorted({c.id for c in reports[0].claims})
     claims = [_pooled([_find(r, claim_id) for r in reports]) for claim_id in ids]
-    checkpoint = {**reports[0].checkpoint, "pooled_from": [r.checkpoint.get("weights_sha256") for r in reports],
-                  "pooled_names": list(names)}
+    shared = {k: v for k, v in reports[0].checkpoint.items() if k not in ("name", "weights_sha256")}
+    checkpoint = {**shared, "name": f"pool of {len(reports)} runs: {', '.join(names)}",
+                  "pooled_from": [r.checkpoint.get("weights_sha256") for r in reports], "pooled_names": list(names)}
     return replace(reports[0], checkpoint=checkpoint, claims=claims, figures=[])
 
 

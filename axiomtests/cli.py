@@ -68,6 +68,15 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def report_names(paths: Sequence[str]) -> list[str]:
+    """Short, distinct names of report files: their folder (``run/report.json``), else their stem, else the path."""
+    for name in (lambda p: Path(p).parent.name, lambda p: Path(p).stem, str):
+        names = [name(p) or str(p) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return [str(p) for p in paths]
+
+
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -75,7 +84,7 @@ def _compare(args: argparse.Namespace) -> int:
     from circuits.report import load_report
 
     reports = [load_report(p) for p in args.reports]
-    names = [Path(p).parent.name or Path(p).stem for p in args.reports]
+    names = report_names(args.reports)
     table, regressions = compare(reports, names)
     sys.stdout.write(table)
     for line in regressions:
@@ -88,7 +97,7 @@ def _baseline(args: argparse.Namespace) -> int:
     from circuits.report import load_report
 
     reports = [load_report(p) for p in args.reports]
-    pooled = pool_reports(reports, [Path(p).parent.name or Path(p).stem for p in args.reports])
+    pooled = pool_reports(reports, report_names(args.reports))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(pooled.to_json())
