@@ -141,6 +141,12 @@ class ActivationCache:
         return self._store[name]
 
     def __contains__(self, key: object) -> bool:
+        """``"blocks.0.attn.hook_z" in cache`` and ``("z", 0) in cache`` alike, as ``cache[key]`` accepts both."""
+        if isinstance(key, tuple):
+            try:
+                key = act_name(*key)
+            except (HookError, TypeError):
+                return False
         return key in self._store
 
     def __len__(self) -> int:

@@ -69,6 +69,8 @@ def test_cache_has_every_hook_with_documented_shapes(tiny_cross_encoder):
     assert cache["hook_cls"].shape == (b, m) and cache["hook_logit"].shape == (b, 1)
     assert torch.equal(cache["resid_post", 0], cache["resid_pre", 1])
     assert "ActivationCache(" in repr(cache) and "hook_embed" in repr(cache)
+    assert ("z", 0) in cache and "blocks.0.attn.hook_z" in cache and "hook_embed" in cache
+    assert ("z", 99) not in cache and ("nonsense", 0) not in cache and ("z",) not in cache
 
 
 def test_z_is_pattern_times_v(tiny_cross_encoder):
