@@ -22,9 +22,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--axiom-report-dir", metavar="DIR", default=None,
                     help="Write report.json and report.md here. Default: no report")
     group.addoption("--axiom-baseline", metavar="REPORT_JSON", default=None,
-                    help="Gate against this report: claims failing there too are known findings (xfail); a claim "
-                         "that passed there and fails now, or whose value weakened beyond its tolerance, fails. "
-                         "Default: no baseline (a failing claim fails its test)")
+                    help="Gate against this report (a run's report.json, or a pool of retrains from `axiomtests "
+                         "baseline`): a claim that weakened beyond its tolerance by more than both runs' noise "
+                         "regresses (fails); one failing there too is a known finding, a pass-to-fail flip within "
+                         "noise is undecided (both xfail). Default: no baseline (a failing claim fails its test)")
     group.addoption("--axiom-paper-checkpoint", action="store_true", default=False,
                     help="--checkpoint is a local copy of cross-encoder/ms-marco-MiniLM-L-12-v2: also check the "
                          "paper's own head indices. Default: %(default)r")
