@@ -5,7 +5,8 @@ evidence, not by how far its value moved:
 
 - a *regression* is a weakening (a move in the direction that breaks the claim) beyond the claim's practical
   tolerance by more than the noise of both runs can explain: ``weakening − tolerance > z · √(se_b² + se_c²)``,
-  one-sided, with ``z`` set by the registry's family-wise ``alpha`` split over the claims compared (Bonferroni);
+  one-sided, with ``z`` set by the registry's family-wise ``alpha`` split over the claims compared (Bonferroni),
+  from Student's t at the Welch–Satterthwaite degrees of freedom when an SE rests on few units or retrains;
 - a claim that failed in the baseline and fails now is a known *finding* (xfail, reported, not a build break);
 - a claim that passed in the baseline and fails now without such evidence is *undecided*: it sat near the
   threshold and the sample cannot tell; the verdict says which ``--axiom-pairs`` would;
@@ -66,23 +67,41 @@ def weakening(claim: Claim, before: float, after: float) -> float:
     return before - after if claim.threshold.op in (">=", ">") else after - before
 
 
-def critical_z(n_claims: int, alpha: float = GATE_ALPHA) -> float:
-    """One-sided critical value at family-wise ``alpha`` over ``n_claims`` comparisons (Bonferroni)."""
-    from scipy.stats import norm
+def critical_z(n_claims: int, alpha: float = GATE_ALPHA, df: float = math.inf) -> float:
+    """One-sided critical value at family-wise ``alpha`` over ``n_claims`` comparisons (Bonferroni): normal, or
+    Student's t with ``df`` degrees of freedom when the standard errors rest on few units or retrains."""
+    from scipy.stats import norm, t
 
-    return float(norm.isf(alpha / max(1, n_claims)))
+    level = alpha / max(1, n_claims)
+    return float(norm.isf(level) if math.isinf(df) else t.isf(level, df))
 
 
 def _se(result: ClaimResult) -> float:
     return result.se if result.se is not None and math.isfinite(result.se) else 0.0
 
 
-def evidence(claim: Claim, before: ClaimResult, after: ClaimResult, z: float) -> Evidence | None:
-    """The evidence for a weakening from ``before`` to ``after`` (None when either has no value)."""
+def _df(result: ClaimResult) -> float:
+    """Degrees of freedom behind a result's SE: retrains − 1 for a pooled baseline, units − 1 for a bootstrap."""
+    runs = result.details.get("pooled", {}).get("runs")
+    if runs:
+        return max(1, runs - 1)
+    return max(1, result.n_units - 1) if result.n_units else math.inf
+
+
+def welch_df(a: ClaimResult, b: ClaimResult) -> float:
+    """Welch–Satterthwaite degrees of freedom of the combined SE of two results."""
+    va, vb = _se(a) ** 2, _se(b) ** 2
+    denominator = va ** 2 / _df(a) + vb ** 2 / _df(b)
+    return (va + vb) ** 2 / denominator if denominator > 0 else math.inf
+
+
+def evidence(claim: Claim, before: ClaimResult, after: ClaimResult, n_claims: int) -> Evidence | None:
+    """The evidence for a weakening from ``before`` to ``after`` (None when either has no value), judged at the
+    family-wise level over ``n_claims``."""
     if before.value is None or after.value is None:
         return None
-    return Evidence(weakening(claim, before.value, after.value), math.hypot(_se(before), _se(after)), z,
-                    claim.tolerance)
+    return Evidence(weakening(claim, before.value, after.value), math.hypot(_se(before), _se(after)),
+                    critical_z(n_claims, df=welch_df(before, after)), claim.tolerance)
 
 
 def gated_claims(baseline: Report) -> int:
@@ -102,7 +121,7 @@ def judge(result: ClaimResult, claim: Claim, baseline: Report | None, pairs: int
     failed = f"{claim.id}: {claim.statement}: value {shown} does not satisfy {claim.threshold}"
     if previous is None or previous.status in ("error", "skip"):
         return Verdict("fail", failed) if result.status == "fail" else Verdict("ok", "")
-    ev = evidence(claim, previous, result, critical_z(gated_claims(baseline)))
+    ev = evidence(claim, previous, result, gated_claims(baseline))
     if ev is not None and ev.significant:
         return Verdict("regression", f"{claim.id}: regression: value {result.value:.4g} ± {_se(result):.2g} is "
                                      f"weaker than the baseline's {previous.value:.4g} ± {_se(previous):.2g} by "

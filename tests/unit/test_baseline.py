@@ -52,3 +52,19 @@ def test_runs_of_different_settings_are_not_pooled(tmp_path):
     assert main(["baseline", *map(str, paths), "--out", str(tmp_path / "pooled" / "baseline.json")]) == 0
     assert load_report(tmp_path / "pooled" / "baseline.json").checkpoint["pooled_names"] == ["a", "b"]
     assert (tmp_path / "pooled" / "baseline.md").exists()
+
+
+def test_a_spread_estimated_from_few_retrains_is_judged_with_students_t():
+    from axiomtests.gate import critical_z, welch_df
+
+    others = {c.replace(".", "__"): 0.0 for c in CLAIMS if c != "rsh.attention_idf"}  # the gate's family: 17
+    pooled = pool_reports([run("a", rsh__attention_idf=0.513, **others), run("b", rsh__attention_idf=0.4865,
+                                                                               **others)], ["a", "b"])
+    base = next(c for c in pooled.claims if c.id == "rsh.attention_idf")
+    retrain = CLAIMS["rsh.attention_idf"].result(Interval(0.308, 0.26, 0.36, 0.024, "query", 53))
+    df = welch_df(base, retrain)
+    assert 3 < df < 6  # one degree of freedom from the pool, 52 from the candidate's bootstrap
+    assert critical_z(17, df=df) > 1.8 * critical_z(17)
+    assert judge(retrain, CLAIMS["rsh.attention_idf"], pooled).outcome == "ok"
+    assert judge(CLAIMS["rsh.attention_idf"].result(Interval(0.05, 0.0, 0.1, 0.024, "query", 53)),
+                 CLAIMS["rsh.attention_idf"], pooled).outcome == "regression"  # a collapse still fails
