@@ -135,15 +135,19 @@ def judge(result: ClaimResult, claim: Claim, baseline: Report | None, pairs: int
     if ev is None:
         return Verdict("regression", f"regression (passed in the baseline): {failed}")
     return Verdict("undecided", f"undecided: {failed}; it passed in the baseline ({previous.value:.4g}), and the "
-                                f"change is within noise: {_advice(ev, result, pairs)}", record)
+                                f"change is within noise: {_advice(ev, previous, result, pairs)}", record)
 
 
-def _advice(ev: Evidence, result: ClaimResult, pairs: int | None) -> str:
+def _advice(ev: Evidence, baseline: ClaimResult, result: ClaimResult, pairs: int | None) -> str:
     """What sample would decide a flip that the current one cannot."""
     scale = ev.scale_needed()
     if scale is None:
         return (f"the weakening {ev.weakening:.3g} does not exceed the tolerance {ev.tolerance:g}, so the value "
                 "sits on the threshold: read it with its interval")
+    runs = baseline.details.get("pooled", {}).get("runs")
+    if runs:
+        return (f"the baseline's spread rests on {runs} retrains (critical value {ev.z:.3g}): pool more retrains "
+                "into it (axiomtests baseline) to decide; a larger --axiom-pairs narrows only this run's interval")
     unit = result.unit or "unit"
     if result.unit not in SCALING_UNITS:
         return (f"the weakening {ev.weakening:.3g} would need {scale:.2g}× the {unit}s to be significant, and a "

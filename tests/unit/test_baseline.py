@@ -68,3 +68,10 @@ def test_a_spread_estimated_from_few_retrains_is_judged_with_students_t():
     assert judge(retrain, CLAIMS["rsh.attention_idf"], pooled).outcome == "ok"
     assert judge(CLAIMS["rsh.attention_idf"].result(Interval(0.05, 0.0, 0.1, 0.024, "query", 53)),
                  CLAIMS["rsh.attention_idf"], pooled).outcome == "regression"  # a collapse still fails
+
+
+def test_an_undecided_flip_against_a_pool_asks_for_more_retrains_not_more_pairs():
+    pooled = pool_reports([run("a", axiom__tfc1=0.82), run("b", axiom__tfc1=0.86)], ["a", "b"])
+    flip = CLAIMS["axiom.tfc1"].result(Interval(0.70, 0.62, 0.78, 0.04, "query", 78))
+    verdict = judge(flip, CLAIMS["axiom.tfc1"], pooled, 64)
+    assert verdict.outcome == "undecided" and "pool more retrains" in verdict.message
