@@ -197,7 +197,12 @@ def heads_above_cut(effect: np.ndarray) -> list[tuple[int, int]]:
 
 def kept_pairs(result) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(patched, baseline, perturbed, query ids) of the pairs a PatchResult kept after its δ-filter."""
+    from axiomtests.claims import NotComputable
+
     kept = result.estimate.kept
+    if not kept.any():
+        raise NotComputable(f"no pair's perturbation moved the score by at least δ = {result.settings.get('delta')} "
+                            f"(0 of {len(kept)} kept): there is no effect to patch")
     return result.patched[kept], result.baseline[kept], result.perturbed[kept], np.asarray(result.query_ids)[kept]
 
 
