@@ -78,8 +78,6 @@ def report_names(paths: Sequence[str]) -> list[str]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from axiomtests.gate import compare
     from circuits.report import load_report
 

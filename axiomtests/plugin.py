@@ -6,7 +6,7 @@ Light at start-up: torch and transformers are imported only when a fixture needs
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,16 +235,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     capture = session.config.pluginmanager.getplugin("capturemanager")
     try:
-        with capture.global_and_fixture_disabled() if capture else _nullcontext(), _progress_log():
+        with capture.global_and_fixture_disabled() if capture else nullcontext(), _progress_log():
             axiom.model()
     except (CheckpointError, DeviceError) as exc:
         raise pytest.UsageError(str(exc)) from None
-
-
-def _nullcontext():
-    from contextlib import nullcontext
-
-    return nullcontext()
 
 
 @contextmanager
@@ -280,11 +274,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return report
     from axiomtests.claims import CLAIMS, NotComputable
 
-    claim = CLAIMS.get(marker.args[0])
-    if claim is not None and not any(c.id == claim.id for c in axiom.report().claims):
+    claim, results = CLAIMS.get(marker.args[0]), axiom.report()
+    if claim is not None and not any(c.id == claim.id for c in results.claims):
         exc = call.excinfo.value
         reason = str(exc) if isinstance(exc, (NotComputable, pytest.fail.Exception)) else call.excinfo.exconly()
-        axiom.report().add(claim.error(f"{reason.strip()[:500]} (in {call.when})"))
+        results.add(claim.error(f"{reason.strip()[:500]} (in {call.when})"))
     return report
 
 
@@ -330,11 +324,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def check_claim(request: pytest.FixtureRequest, axiom_session: AxiomSession, axiom_report):
     """Record a ClaimResult in the report and end the test by the baseline gate's verdict."""
     from axiomtests.claims import CLAIMS
-    from axiomtests.gate import judge
+    from axiomtests.gate import annotate_null, judge
 
     def check(result) -> None:
-        from axiomtests.gate import annotate_null
-
         annotate_null(result, axiom_session.null_report())
         baseline = axiom_session.baseline_report()
         verdict = judge(result, CLAIMS[result.id], baseline, axiom_session.pairs)

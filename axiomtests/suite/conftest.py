@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from axiomtests.claims import NotComputable
+
 
 @pytest.fixture(scope="session")
 def corpus(axiom_session):
@@ -123,6 +125,13 @@ def levels(pairs) -> dict[str, dict[int, tuple[str, str, str]]]:
     return dict(out)
 
 
+def saturation_ratio(gains: np.ndarray) -> float:
+    """Mean later gain (k=1..K) over the mean first gain (k=0→1) of ``[queries, K]`` per-step gains; NaN when
+    the first gain is not positive (then nothing saturates: the ratio is undefined, never a pass)."""
+    first = gains[:, 0].mean()
+    return float(gains[:, 1:].mean() / first) if first > 0 else float("nan")
+
+
 def sample_indices(n: int, k: int, seed: int) -> list[int]:
     """``k`` of ``n`` indices, seeded, in ascending order."""
     rng = np.random.default_rng(seed)
@@ -197,8 +206,6 @@ def heads_above_cut(effect: np.ndarray) -> list[tuple[int, int]]:
 
 def kept_pairs(result) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(patched, baseline, perturbed, query ids) of the pairs a PatchResult kept after its δ-filter."""
-    from axiomtests.claims import NotComputable
-
     kept = result.estimate.kept
     if not kept.any():
         raise NotComputable(f"no pair's perturbation moved the score by at least δ = {result.settings.get('delta')} "

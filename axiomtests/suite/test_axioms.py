@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS
-from axiomtests.suite.conftest import levels
+from axiomtests.suite.conftest import levels, saturation_ratio
 from circuits.stats import group_bootstrap
 
 
@@ -89,13 +89,6 @@ def test_stmc1(hooked_model, datasets, base_pairs, axiom_session, check_claim):
     result.details["minimal_counterexample"] = counterexample(
         hooked_model, stmc1_pairs(base=base_pairs, tokenizer=hooked_model.tokenizer), axiom_session.seed)
     check_claim(result)
-
-
-def saturation_ratio(gains: np.ndarray) -> float:
-    """Mean later gain (k=1..K) over the mean first gain (k=0→1) of ``[queries, K]`` per-step gains; NaN when
-    the first gain is not positive (then nothing saturates: the ratio is undefined, never a pass)."""
-    first = gains[:, 0].mean()
-    return float(gains[:, 1:].mean() / first) if first > 0 else float("nan")
 
 
 def level_curve(model, pairs) -> tuple[dict[str, list[float]], np.ndarray]:

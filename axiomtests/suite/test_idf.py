@@ -76,11 +76,11 @@ def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, spectrum,
         doc2_scores.append(s2)
         rows.append({"steps": steps, "doc1 (repeats tok1)": float(s1.mean()), "doc2 (repeats tok2)": float(s2.mean()),
                      "gap": float((s1 - s2).mean())})
-    gaps = np.array(doc1_scores).T - np.array(doc2_scores).T  # [examples, steps]
+    doc1_scores, doc2_scores = np.array(doc1_scores).T, np.array(doc2_scores).T  # [queries, steps]
+    gaps = doc1_scores - doc2_scores
     rho = group_bootstrap(lambda i: float(stats.spearmanr(EDIT_STEPS, gaps[i].mean(0))[0]), queries,
                           unit="query", seed=axiom_session.seed)
     axiom_report.sections["U0 editing (IDF steps in std of U0)"] = rows
-    doc1_scores, doc2_scores = np.array(doc1_scores).T, np.array(doc2_scores).T  # [queries, steps]
     plot_curve("u0_editing", EDIT_STEPS, {"doc1 (repeats the edited token 1)": doc1_scores,
                                           "doc2 (repeats token 2)": doc2_scores,
                                           "gap doc1 − doc2 (the claim)": doc1_scores - doc2_scores},

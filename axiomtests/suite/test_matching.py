@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from axiomtests.claims import CLAIMS
-from axiomtests.suite.conftest import levels
+from axiomtests.suite.conftest import levels, saturation_ratio
 from circuits.matching import attention_to_positions
 from circuits.stats import group_bootstrap
 
@@ -51,8 +51,6 @@ def attention_by_level(model, pairs, heads, target: str) -> np.ndarray:
 @pytest.mark.claim("mh.saturation")
 def test_matching_attention_saturates(hooked_model, datasets, matching_heads, axiom_report, axiom_session,
                                       plot_curve, check_claim):
-    from axiomtests.suite.test_axioms import saturation_ratio
-
     _, _, heads = matching_heads
     pairs = [p for p in datasets["TFC2"] if p.variant == "appended"]
     matrix = attention_by_level(hooked_model, pairs, heads, "term")
