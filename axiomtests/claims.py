@@ -25,7 +25,29 @@ class ClaimConfigError(AxiomError):
 
 
 class NotComputable(AxiomError):
-    """A claim cannot be computed on this model (e.g. no head has the role it is about): an ``error`` result."""
+    """A claim cannot be computed on this model (e.g. no head has the role it is about): a ``fail`` result
+    without a value, with the reason; the mechanism the claim is about is absent."""
+
+
+@dataclass(frozen=True)
+class Control:
+    """What a model without the mechanism would show on the same data (a null model, control heads, random
+    directions, random words), and ``difference`` = value − control, resampled with the same draws as the
+    value. A claim with a control passes only when its threshold holds *and* the difference's CI lies
+    entirely on the claim's side of zero."""
+
+    name: str
+    value: float
+    difference: Interval
+
+    def beaten(self, higher_is_better: bool) -> bool:
+        low, high = self.difference.ci
+        return bool(low > 0) if higher_is_better else bool(high < 0)
+
+    def as_dict(self, higher_is_better: bool) -> dict[str, Any]:
+        d = self.difference
+        return {"name": self.name, "value": self.value, "difference": d.value, "difference_ci": list(d.ci),
+                "beaten": self.beaten(higher_is_better)}
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,10 @@ class Threshold:
         if not match:
             raise ClaimConfigError(f"threshold {text!r} is not of the form '>= 0.5' (ops: {', '.join(_OPS)})")
         return cls(match.group(1), float(match.group(2)))
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.op in (">=", ">")
 
     def holds(self, value: float) -> bool:
         return value == value and _OPS[self.op](value, self.bound)  # NaN never holds
@@ -67,15 +93,28 @@ class Claim:
     def __repr__(self) -> str:
         return f"Claim({self.id!r})"
 
-    def result(self, value: float | Interval, **details: Any) -> ClaimResult:
+    def result(self, value: float | Interval, control: Control | None = None, unmet: str | None = None,
+               **details: Any) -> ClaimResult:
         """The ClaimResult of a measured value (an :class:`Interval` carries its CI, SE and resampling unit):
-        pass when the threshold holds."""
+        pass when the threshold holds and, given a ``control``, the value beats it beyond its CI. ``unmet``: why
+        a precondition of the metric fails (the value is then reported, but cannot pass)."""
         iv = value if isinstance(value, Interval) else None
         point = float(iv.value if iv else value)
-        return ClaimResult(id=self.id, status="pass" if self.threshold.holds(point) else "fail", value=point,
+        better = self.threshold.higher_is_better
+        passed = self.threshold.holds(point) and (control is None or control.beaten(better)) and not unmet
+        if unmet:
+            details = {"unmet": unmet, **details}
+        return ClaimResult(id=self.id, status="pass" if passed else "fail", value=point,
                            threshold=str(self.threshold), ci=iv.ci if iv else None, se=iv.se if iv else None,
                            unit=iv.unit if iv else None, n_units=iv.n if iv else None, paper_value=self.paper_value,
-                           statement=self.statement, provenance=self.provenance, details=details)
+                           statement=self.statement, provenance=self.provenance,
+                           control=control.as_dict(better) if control else None, details=details)
+
+    def not_computable(self, reason: str) -> ClaimResult:
+        """A fail without a value: the claim's mechanism is absent (e.g. no head has the role), said why."""
+        return ClaimResult(id=self.id, status="fail", threshold=str(self.threshold), paper_value=self.paper_value,
+                           statement=self.statement, provenance=self.provenance,
+                           details={"not_computable": reason})
 
     def error(self, reason: str) -> ClaimResult:
         """The result of a claim that could not be computed: it stays in the report, with the reason."""

@@ -104,6 +104,19 @@ def _baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _knockout(args: argparse.Namespace) -> int:
+    from circuits.knockout import knock_out, parse_heads
+
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        from axiomtests.default_model import default_checkpoint_dir
+
+        checkpoint = default_checkpoint_dir()
+    out = knock_out(checkpoint, args.out, heads=parse_heads(args.heads or ""), without_u0=args.without_u0)
+    logging.getLogger("axiomtests").info("knocked-out checkpoint: %s", out)
+    return 0
+
+
 def _stability(args: argparse.Namespace) -> int:
     from axiomtests.stability import stability_table
     from circuits.report import load_report
@@ -144,6 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
     pool.add_argument("reports", nargs="+", metavar="REPORT_JSON")
     pool.add_argument("--out", required=True, metavar="BASELINE_JSON", help="where to write the pooled report")
     pool.set_defaults(func=_baseline)
+    knock = sub.add_parser("knockout", help="save a checkpoint that lacks one mechanism (heads silenced, or U0 "
+                                            "removed from the embeddings): a known negative for the claims")
+    knock.add_argument("--checkpoint", metavar="DIR_OR_HUB_ID", help="Default: the embedded default checkpoint")
+    knock.add_argument("--heads", metavar="L.H,L.H", help="heads whose output is zeroed, e.g. 0.8,1.1")
+    knock.add_argument("--without-u0", action="store_true",
+                       help="project the top singular direction of the word embeddings (U0, the IDF store) out")
+    knock.add_argument("--out", required=True, metavar="DIR", help="where to save the knocked-out checkpoint")
+    knock.set_defaults(func=_knockout)
     stab = sub.add_parser("stability", help="is each claim's verdict stable at this sample size? "
                                             "(reports of one checkpoint under different --seed values)")
     stab.add_argument("reports", nargs="+", metavar="REPORT_JSON")

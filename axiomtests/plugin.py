@@ -264,9 +264,27 @@ def _progress_log() -> Iterator[None]:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    """A claim test that finds its mechanism absent (:class:`NotComputable`) ends like any failing claim: a
+    ``fail`` result without a value, judged by the gate (a finding, or a regression against a baseline)."""
+    from axiomtests.claims import CLAIMS, NotComputable
+
+    try:
+        return (yield)
+    except NotComputable as exc:
+        marker = pyfuncitem.get_closest_marker("claim")
+        check = pyfuncitem.funcargs.get("check_claim")
+        if marker is None or check is None or marker.args[0] not in CLAIMS:
+            raise
+        check(CLAIMS[marker.args[0]].not_computable(str(exc).strip()[:500]))
+        raise
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """A claim test that raised before recording its result leaves an ``error`` result with the reason, so no
-    claim ever disappears from the report."""
+    """A claim test that raised before recording its result leaves a result with the reason, so no claim ever
+    disappears from the report: ``fail`` without a value for :class:`NotComputable` (the mechanism is absent),
+    ``error`` for anything else."""
     report = yield
     marker = item.get_closest_marker("claim")
     axiom = getattr(item.config, "_axiom_session", None)
@@ -277,7 +295,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     claim, results = CLAIMS.get(marker.args[0]), axiom.report()
     if claim is not None and not any(c.id == claim.id for c in results.claims):
         exc = call.excinfo.value
-        reason = str(exc) if isinstance(exc, (NotComputable, pytest.fail.Exception)) else call.excinfo.exconly()
+        if isinstance(exc, NotComputable):
+            results.add(claim.not_computable(str(exc).strip()[:500]))
+            return report
+        reason = str(exc) if isinstance(exc, pytest.fail.Exception) else call.excinfo.exconly()
         results.add(claim.error(f"{reason.strip()[:500]} (in {call.when})"))
     return report
 

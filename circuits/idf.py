@@ -58,22 +58,41 @@ def u0(model: HookedCrossEncoder, reference: np.ndarray | None = None, mask: np.
 
 
 @contextmanager
-def edit_idf(model: HookedCrossEncoder, spectrum: Spectrum, token_ids: Sequence[int], steps: float
-             ) -> Iterator[None]:
+def edit_idf(model: HookedCrossEncoder, spectrum: Spectrum, token_ids: Sequence[int], steps: float,
+             direction: np.ndarray | None = None) -> Iterator[None]:
     """Raise (``steps`` > 0) or lower the IDF that U0 encodes for ``token_ids``; restored on exit.
 
-    Assumes the canonical sign of ``u0`` with an IDF reference (U0 falls as IDF rises).
+    Assumes the canonical sign of ``u0`` with an IDF reference (U0 falls as IDF rises). ``direction``: a unit
+    vector of W_E's row space to move along instead of v0, with the same length of step (the random-direction
+    control of an IDF edit).
     """
     embedding = word_embeddings(model).weight
     ids = torch.as_tensor(list(token_ids), dtype=torch.long, device=embedding.device)
     original = embedding.detach()[ids].clone()
     delta_u = -float(steps) * float(np.std(spectrum.u0))
-    direction = torch.as_tensor(spectrum.v0 * spectrum.sigma0 * delta_u, dtype=embedding.dtype,
-                                device=embedding.device)
+    axis = spectrum.v0 if direction is None else np.asarray(direction, float)
+    step = torch.as_tensor(axis * spectrum.sigma0 * delta_u, dtype=embedding.dtype, device=embedding.device)
     try:
         with torch.no_grad():
-            embedding[ids] = original + direction
+            embedding[ids] = original + step
         yield
     finally:
         with torch.no_grad():
             embedding[ids] = original
+
+
+@contextmanager
+def without_direction(model: HookedCrossEncoder, direction: np.ndarray) -> Iterator[None]:
+    """W_E with its component along ``direction`` (a vector of its row space, e.g. v0, which removes
+    ``σ0·u0·v0ᵀ``: the IDF store) projected out of every row; restored on exit."""
+    embedding = word_embeddings(model).weight
+    original = embedding.detach().clone()
+    unit = torch.as_tensor(np.asarray(direction, float) / np.linalg.norm(direction), dtype=embedding.dtype,
+                           device=embedding.device)
+    try:
+        with torch.no_grad():
+            embedding -= torch.outer(embedding @ unit, unit)
+        yield
+    finally:
+        with torch.no_grad():
+            embedding.copy_(original)

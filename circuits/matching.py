@@ -97,10 +97,11 @@ def head_similarity_correlation(model: HookedCrossEncoder, queries: list[str], d
 
 def attention_to_positions(model: HookedCrossEncoder, queries: list[str], docs: list[str],
                            heads: list[tuple[int, int]], target: str, term_id: list[int] | None = None,
-                           batch_size: int = 32) -> np.ndarray:
+                           batch_size: int = 32, uniform: bool = False) -> np.ndarray:
     """Per pair, the heads' attention from query tokens to ``target`` positions, summed over those positions
     and averaged over query tokens and heads: ``target`` is ``"doc"`` (every document token) or ``"term"``
-    (document tokens equal to the pair's ``term_id``)."""
+    (document tokens equal to the pair's ``term_id``). ``uniform``: the same for attention spread evenly over
+    every real token (a head without preferences; no forward pass)."""
     layers = sorted({layer for layer, _ in heads})
     names = [f"blocks.{layer}.attn.hook_pattern" for layer in layers]
     out = []
@@ -111,6 +112,9 @@ def attention_to_positions(model: HookedCrossEncoder, queries: list[str], docs: 
         if target == "term":
             ids = torch.as_tensor(term_id[start:start + batch_size], device=batch.input_ids.device)
             keys = keys & (batch.input_ids == ids[:, None])
+        if uniform:
+            out.append((keys.sum(-1) / batch.attention_mask.sum(-1)).cpu().double().numpy())
+            continue
         _, cache = model.run_with_cache(batch, names_filter=names)
         per_head = []
         for layer, head in heads:

@@ -877,19 +877,22 @@ def ablate_heads(model: HookedCrossEncoder, batch: PairBatch, heads: Sequence[He
     else:
         raise InputError("mean ablation needs a reference set of inputs: pass reference=<PairBatch> (or means= "
                          "from head_means)")
-    n_pos = batch.input_ids.shape[1]
     by_layer: dict[int, list[int]] = {}
     for layer, head in sorted(set(heads)):
         by_layer.setdefault(layer, []).append(head)
+    chunks = batch.length_chunks(batch_size)
     scores = []
     with torch.inference_mode():
-        for start in range(0, len(batch), batch_size):
-            chunk = batch.select(slice(start, start + batch_size)).to(model.device)
+        for index in chunks:
+            chunk = batch.select(index).trimmed().to(model.device)
+            n_pos = chunk.input_ids.shape[1]
             fill = {h: _ablation_value(values.get(h), n_pos, chunk, h) for h in heads}
             hooks = [(act_name("z", l), partial(_ablate, [(h, fill[(l, h)]) for h in hs]))
                      for l, hs in by_layer.items()]
-            scores.append(model.run_with_hooks(chunk, hooks))
-    return torch.cat(scores)
+            with model.hooks(hooks):
+                scores.append(_scores_cls_last(model, chunk))
+        order = torch.cat(chunks).to(scores[0].device)
+        return torch.empty_like(torch.cat(scores)).index_put_((order,), torch.cat(scores))
 
 
 def _ablation_value(mean: Tensor | None, n_pos: int, batch: PairBatch, head: Head) -> Tensor | float:
@@ -914,6 +917,68 @@ def _ablation_value(mean: Tensor | None, n_pos: int, batch: PairBatch, head: Hea
 
 def _ablate(fills: list[tuple[int, Tensor | float]], tensor: Tensor, point: Any) -> Tensor:
     tensor = tensor.clone()
+    rows = tensor.shape[1]  # 1 in a last block that computes the [CLS] row only
     for head, value in fills:
-        tensor[:, :, head] = value
+        tensor[:, :, head] = value[:rows] if isinstance(value, Tensor) and value.dim() == 2 else value
+    return tensor
+
+
+def _scores_cls_last(model: HookedCrossEncoder, batch: PairBatch) -> Tensor:
+    """Scores through the hooked blocks, the last one computing its [CLS] row only (what the logit reads): the
+    cheaper forward for hooks that edit earlier positions or every row alike."""
+    return model.run_from(0, model.embed(batch), model.extended_mask(batch.attention_mask))
+
+
+def _prefix_mask(model: HookedCrossEncoder, batch: PairBatch) -> Tensor:
+    """``[batch, pos]``: [CLS], the query and its first separator (identical in two pairs with the same query)."""
+    sep = batch.input_ids == model.tokenizer.sep_token_id
+    return torch.cumsum(sep.int(), dim=1) - sep.int() == 0
+
+
+def patch_query_outputs(model: HookedCrossEncoder, target: PairBatch, source: PairBatch,
+                        head_sets: Sequence[Sequence[Head]], *, batch_size: int = 32) -> np.ndarray:
+    """Scores ``[pairs, sets]`` of ``target`` with each set's heads' ``z`` at [CLS] and the query positions taken
+    from ``source``: pairs of the same query and another document (e.g. a longer one), so the heads carry what
+    they read from the source document (the paper's App. E patches only the matching heads).
+
+    Examples:
+        >>> long, short = model.tokenize(qs, long_docs), model.tokenize(qs, short_docs)     # doctest: +SKIP
+        >>> patch_query_outputs(model, short, long, [[(1, 7), (2, 1)]]).shape             # doctest: +SKIP
+        (64, 1)
+    """
+    if len(target) != len(source):
+        raise InputError(f"{len(target)} target pairs but {len(source)} source pairs: pass one source per target")
+    mask_t, mask_s = _prefix_mask(model, target), _prefix_mask(model, source)
+    width = int(mask_t.sum(1).max())
+    if not torch.equal(mask_t[:, :width], mask_s[:, :width]) or not torch.equal(
+            (target.input_ids * mask_t)[:, :width], (source.input_ids * mask_s)[:, :width]):
+        raise InputError("target and source pairs differ in their queries: patching query positions needs the "
+                         "same query in both (only the documents may differ)")
+    layers = sorted({layer for heads in head_sets for layer, _ in heads})
+    out = np.empty((len(target), len(head_sets)))
+    with torch.inference_mode():
+        for index in target.length_chunks(batch_size):
+            tgt, src = (b.select(index).trimmed().to(model.device) for b in (target, source))
+            _, cache = model.run_with_cache(src, [act_name("z", l) for l in layers])
+            prefix = _prefix_mask(model, tgt)
+            width = int(prefix.sum(1).max())
+            keep = prefix[:, :width, None]
+            scores = []
+            for heads in head_sets:
+                by_layer: dict[int, list[int]] = {}
+                for layer, head in heads:
+                    by_layer.setdefault(layer, []).append(head)
+                hooks = [(act_name("z", l), partial(_put_prefix, hs, cache["z", l][:, :width], keep))
+                         for l, hs in by_layer.items()]
+                with model.hooks(hooks):
+                    scores.append(_scores_cls_last(model, tgt))
+            out[index.numpy()] = torch.stack(scores, 1).double().cpu().numpy()
+    return out
+
+
+def _put_prefix(heads: list[int], source: Tensor, keep: Tensor, tensor: Tensor, point: Any) -> Tensor:
+    tensor = tensor.clone()
+    width = min(source.shape[1], tensor.shape[1])  # 1 in a last block that computes the [CLS] row only
+    for head in heads:
+        tensor[:, :width, head] = torch.where(keep[:, :width], source[:, :width, head], tensor[:, :width, head])
     return tensor

@@ -14,7 +14,7 @@ from typing import Any
 
 from circuits.errors import DatasetError
 
-SCHEMA_VERSION = 2  # 2: claims carry se, unit and n_units; status 'error' keeps its reason
+SCHEMA_VERSION = 3  # 2: claims carry se, unit and n_units; status 'error' keeps its reason. 3: control
 STATUSES = ("pass", "fail", "skip", "error")
 
 
@@ -31,6 +31,7 @@ class ClaimResult:
     unit: str | None = None
     n_units: int | None = None
     paper_value: float | str | None = None
+    control: dict[str, Any] | None = None  # name, value, difference (value − control) and its CI, beaten
     statement: str = ""
     provenance: str = ""
     details: dict[str, Any] = field(default_factory=dict)
@@ -77,20 +78,22 @@ class Report:
         if self.claims:
             nulls = any("null" in c.details for c in self.claims)
             rows = [[c.id, c.status, _fmt(c.value), c.threshold or "", _fmt(c.ci), _fmt(c.se),
-                     f"{c.n_units} {c.unit}" if c.unit else "",
+                     f"{c.n_units} {c.unit}" if c.unit else "", _control_cell(c),
                      *([_null_cell(c)] if nulls else []), _fmt(c.paper_value)]
                     for c in sorted(self.claims, key=lambda c: c.id)]
             lines += ["", "## Claims", "",
                       tabulate(rows, headers=["claim", "status", "value", "threshold", "95% CI", "se", "resampled",
-                                              *(["null model"] if nulls else []), "paper"], tablefmt="github")]
+                                              "control (value; beaten?)", *(["null model"] if nulls else []),
+                                              "paper"], tablefmt="github")]
             blind = [c.id for c in sorted(self.claims, key=lambda c: c.id) if c.details.get("discriminative") is False]
             if blind:
                 lines += ["", "Not discriminative (they pass on a randomly initialised model of the same config "
                               "too): " + ", ".join(f"`{c}`" for c in blind)]
-            errors = [c for c in self.claims if c.status == "error"]
+            errors = [c for c in self.claims if {"error", "not_computable"} & set(c.details)]
             if errors:
                 lines += ["", "Claims that could not be computed:", ""]
-                lines += [f"- `{c.id}`: {c.details.get('error', '')}" for c in sorted(errors, key=lambda c: c.id)]
+                lines += [f"- `{c.id}` ({c.status}): {c.details.get('error') or c.details.get('not_computable')}"
+                          for c in sorted(errors, key=lambda c: c.id)]
         if self.figures:
             lines += ["", "## Figures"]
             for name in sorted(set(self.figures)):
@@ -135,6 +138,13 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_rounded(v) for v in value]
     return value
+
+
+def _control_cell(claim: ClaimResult) -> str:
+    control = claim.control
+    if not control:
+        return ""
+    return f"{control['name']}: {_fmt(control['value'])}; {'yes' if control['beaten'] else 'no'}"
 
 
 def _null_cell(claim: ClaimResult) -> str:

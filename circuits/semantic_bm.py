@@ -3,7 +3,8 @@
 Per query token i (queries of one fixed token length L): −U0(q_i), the Matching Score of q_i in each matching
 head k (MS_k: its attention summed over document tokens), and the interactions −U0(q_i)·MS_k. The paper's
 MS_total = Σ_k α_k MS_k enters linearly and in the interaction, so regressing on the per-head terms is the
-same model with the α's absorbed into the coefficients. Fitted by ridge regression (its strength chosen by
+same model with the α's absorbed into the coefficients (the *relaxed* form, ``features``); ``TiedFit`` fits the
+paper's form, one α per head shared by both terms. Fitted by ridge regression (its strength chosen by
 grouped CV inside the training queries, since a query length of L gives L·(1 + 2K) regressors for a few hundred
 rows) and scored by Pearson r pooled over out-of-fold predictions: grouped K-fold by query, so that every query
 is held out once.
@@ -58,6 +59,44 @@ class RidgeFit:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.scale) @ self.coef + self.intercept
+
+
+@dataclass(frozen=True)
+class TiedFit:
+    """The paper's Eq. 2 as written: per query position i, ``a_i·(−U0_i) + b_i·MS_i + g_i·(−U0_i·MS_i)`` with
+    ``MS_i = Σ_k α_k MS_k,i``, one set of head weights α shared by the linear and the interaction term.
+    Bilinear, so fitted by alternating ridge fits: the position coefficients given α, then α given them (α
+    scaled to unit mean, which fixes the scale the two steps trade)."""
+
+    alpha_heads: np.ndarray  # [K]
+    outer: RidgeFit
+
+    @staticmethod
+    def design(neg_u0: np.ndarray, ms: np.ndarray, alpha_heads: np.ndarray) -> np.ndarray:
+        total = np.einsum("k,nkl->nl", alpha_heads, ms)
+        return np.concatenate([neg_u0, total, neg_u0 * total], axis=1)
+
+    @classmethod
+    def fit(cls, neg_u0: np.ndarray, ms: np.ndarray, y: np.ndarray, groups: Sequence[str], seed: int = 0,
+            iterations: int = 10) -> "TiedFit":
+        n_positions = neg_u0.shape[1]
+        alpha_heads = np.ones(ms.shape[1])
+        outer = RidgeFit.fit_cv(cls.design(neg_u0, ms, alpha_heads), y, groups, seed)
+        for _ in range(iterations):
+            coef = outer.coef / outer.scale  # on raw features
+            a, b, g = coef[:n_positions], coef[n_positions:2 * n_positions], coef[2 * n_positions:]
+            residual = y - (outer.intercept - outer.mean @ coef) - neg_u0 @ a
+            per_head = np.einsum("nkl,nl->nk", ms, b + g * neg_u0)  # y − rest ≈ per_head @ α
+            fit = RidgeFit.fit_cv(per_head, residual, groups, seed)
+            alpha_heads = fit.coef / fit.scale
+            if not np.abs(alpha_heads).sum() > 0:
+                break
+            alpha_heads = alpha_heads / np.abs(alpha_heads).mean()
+            outer = RidgeFit.fit_cv(cls.design(neg_u0, ms, alpha_heads), y, groups, seed)
+        return cls(alpha_heads, outer)
+
+    def predict(self, neg_u0: np.ndarray, ms: np.ndarray) -> np.ndarray:
+        return self.outer.predict(self.design(neg_u0, ms, self.alpha_heads))
 
 
 def query_folds(query_ids: Sequence[str], k: int, seed: int = 0) -> np.ndarray:

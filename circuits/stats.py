@@ -160,6 +160,9 @@ class Interval:
     def ci(self) -> tuple[float, float]:
         return (self.low, self.high)
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "ci": [self.low, self.high], "se": self.se, "unit": self.unit, "n": self.n}
+
 
 def group_bootstrap(statistic: Callable[[Array], float], groups: Sequence[Any], *, unit: str,
                     strata: Sequence[Any] | None = None, n_boot: int = 1000, level: float = 0.95, seed: int = 0

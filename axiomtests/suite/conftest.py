@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import NotComputable
+from circuits.stats import Interval
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +133,33 @@ def saturation_ratio(gains: np.ndarray) -> float:
     return float(gains[:, 1:].mean() / first) if first > 0 else float("nan")
 
 
+def saturation_unmet(first: Interval, ratio: float) -> str | None:
+    """Why a saturation ratio cannot pass, or None: the first gain must be positive beyond its CI (else there
+    is nothing to saturate), and later gains not negative on average (a falling curve is not a plateau)."""
+    if not first.low > 0:
+        return (f"the first occurrence does not raise the curve beyond noise: first gain {first.value:.3g}, "
+                f"95% CI [{first.low:.3g}, {first.high:.3g}]")
+    if ratio < 0:
+        return f"later occurrences lower the curve (ratio {ratio:.3g} < 0): a falling curve is not saturation"
+    return None
+
+
+def score(model, queries, docs) -> np.ndarray:
+    return model.score_pairs(list(queries), list(docs)).double().numpy()
+
+
+def deltas(model, pairs) -> np.ndarray:
+    """score(perturbed) − score(unpadded baseline) per pair."""
+    base = score(model, [p.query for p in pairs], [p.document for p in pairs])
+    return score(model, [p.query for p in pairs], [p.perturbed for p in pairs]) - base
+
+
+@pytest.fixture(scope="session")
+def tfc1_gains(hooked_model, datasets) -> np.ndarray:
+    """The TFC1 gain (perturbed − unpadded baseline score) of every TFC1 pair, scored once for the session."""
+    return deltas(hooked_model, datasets["TFC1"])
+
+
 def sample_indices(n: int, k: int, seed: int) -> list[int]:
     """``k`` of ``n`` indices, seeded, in ascending order."""
     rng = np.random.default_rng(seed)
@@ -146,26 +174,58 @@ def aligned(model, pairs):
                        [p.query_id for p in pairs])
 
 
+def random_word_pairs(pairs, tokenizer, words: list[str], seed: int) -> list:
+    """Controls of TFC1 pairs: the same document with a random vocabulary word appended instead of the query
+    term (one that is in neither the query nor the document, as many pieces as the term), so the padded
+    baseline stays aligned. Pairs without such a word are left out."""
+    from dataclasses import replace
+
+    from circuits.bm25 import words as words_of
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for pair in pairs:
+        taken = set(words_of(pair.query)) | set(words_of(pair.document))
+        for index in rng.permutation(len(words))[:50]:
+            word = words[int(index)]
+            pieces = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+            if word not in taken and len(pieces) == pair.filler.count:
+                out.append(replace(pair, id=f"RANDOM/{pair.id}", axiom="RANDOM", perturbed=f"{pair.document} {word}",
+                                   inserted=word, term=word))
+                break
+    return out
+
+
 @pytest.fixture(scope="session")
-def patching_sets(hooked_model, datasets, axiom_session) -> dict:
-    """The same seeded sample of (query, passage, term) in TFC1 and STMC1, aligned for patching."""
+def patching_sets(hooked_model, datasets, vocab_idf, axiom_session) -> dict:
+    """The same seeded sample of (query, passage, term) in TFC1 and STMC1, aligned for patching; and RANDOM:
+    the TFC1 sample with a random corpus word appended instead of the term (the control map)."""
     out = {}
     for axiom in ("TFC1", "STMC1"):
         pairs = datasets[axiom]
         chosen = [pairs[i] for i in sample_indices(len(pairs), axiom_session.pairs, axiom_session.seed)]
         out[axiom] = (chosen, aligned(hooked_model, chosen))
+    tok = hooked_model.tokenizer
+    mask = whole_word_mask(tok, vocab_idf[1])
+    words = [t for t, keep in zip(tok.convert_ids_to_tokens(list(range(len(tok)))), mask) if keep and len(t) > 3]
+    controls = random_word_pairs(out["TFC1"][0], tok, words, axiom_session.seed)
+    if controls:
+        out["RANDOM"] = (controls, aligned(hooked_model, controls))
     return out
 
 
 @pytest.fixture(scope="session")
 def path_to_logit(hooked_model, patching_sets, axiom_session, axiom_report) -> dict:
-    """Head→logit path patching effects ``[layer, head]`` on TFC1 and STMC1, with heatmaps in the report dir."""
+    """Head→logit path patching effects ``[layer, head]`` on TFC1, STMC1 and the RANDOM control, with heatmaps
+    (TFC1, STMC1) in the report dir."""
     from circuits.patching import path_patch
     from circuits.plots import plot_effects
 
     results = {axiom: path_patch(hooked_model, pairs, seed=axiom_session.seed)
                for axiom, (_, pairs) in patching_sets.items()}
     for axiom, result in results.items():
+        if axiom == "RANDOM":
+            continue
         figure = figure_path(axiom_session, axiom_report, f"path_to_logit_{axiom.lower()}")
         if figure:
             plot_effects(result, figure, title=f"head → logit path patching, {axiom}")

@@ -13,18 +13,8 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS
-from axiomtests.suite.conftest import levels, saturation_ratio
+from axiomtests.suite.conftest import deltas, levels, saturation_ratio, saturation_unmet, score
 from circuits.stats import group_bootstrap
-
-
-def score(model, queries, docs) -> np.ndarray:
-    return model.score_pairs(list(queries), list(docs)).double().numpy()
-
-
-def deltas(model, pairs) -> np.ndarray:
-    """score(perturbed) − score(unpadded baseline) per pair."""
-    base = score(model, [p.query for p in pairs], [p.document for p in pairs])
-    return score(model, [p.query for p in pairs], [p.perturbed for p in pairs]) - base
 
 
 def counterexample(model, strategy, seed: int) -> dict | None:
@@ -52,8 +42,8 @@ def base_pairs(corpus):
     return base_set(corpus)
 
 
-def compliance_result(claim_id, model, pairs, seed):
-    d = deltas(model, pairs)
+def compliance_result(claim_id, model, pairs, seed, d: np.ndarray | None = None):
+    d = deltas(model, pairs) if d is None else d
     ok = (d > 0).astype(float)
     strata = defaultdict(list)
     for pair, passed in zip(pairs, ok):
@@ -66,10 +56,10 @@ def compliance_result(claim_id, model, pairs, seed):
 
 
 @pytest.mark.claim("axiom.tfc1")
-def test_tfc1(hooked_model, datasets, base_pairs, axiom_session, axiom_report, check_claim):
+def test_tfc1(hooked_model, datasets, tfc1_gains, base_pairs, axiom_session, axiom_report, check_claim):
     from axiomtests.strategies import tfc1_pairs
 
-    _, result = compliance_result("axiom.tfc1", hooked_model, datasets["TFC1"], axiom_session.seed)
+    _, result = compliance_result("axiom.tfc1", hooked_model, datasets["TFC1"], axiom_session.seed, tfc1_gains)
     result.details["minimal_counterexample"] = counterexample(
         hooked_model, tfc1_pairs(base=base_pairs, tokenizer=hooked_model.tokenizer), axiom_session.seed)
     controls = [p for p in datasets["FILLER"] if p.id.startswith("FILLER/TFC1/")]
@@ -110,12 +100,14 @@ def test_tfc2(hooked_model, datasets, axiom_report, axiom_session, plot_curve, c
     gains = np.diff(curves["appended"], axis=1)  # [queries, k]
     value = group_bootstrap(lambda i: saturation_ratio(gains[i]), range(len(gains)), unit="query",
                             seed=axiom_session.seed)
+    first = group_bootstrap(lambda i: float(gains[i, 0].mean()), range(len(gains)), unit="query",
+                            seed=axiom_session.seed)
     axiom_report.sections["TFC2 mean score by occurrences"] = [
         {"variant": v, **{f"k={k}": float(m[:, k].mean()) for k in range(m.shape[1])}} for v, m in curves.items()]
     plot_curve("tfc2_saturation", range(curves["appended"].shape[1]), curves,
                title="TFC2: score by occurrences of a query term", xlabel="occurrences k", ylabel="score")
     check_claim(CLAIMS["axiom.tfc2"].result(
-        value, queries=len(gains), first_gain=float(gains[:, 0].mean()),
+        value, unmet=saturation_unmet(first, value.value), queries=len(gains), first_gain=first.as_dict(),
         later_gains=[float(g) for g in gains[:, 1:].mean(0)],
         pronoun_ratio=saturation_ratio(np.diff(curves["pronoun"], axis=1))))
 

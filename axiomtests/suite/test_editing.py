@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from axiomtests.claims import CLAIMS, NotComputable
+from axiomtests.claims import CLAIMS, Control, NotComputable
+from circuits.controls import random_directions
 from circuits.idf import edit_idf
 from circuits.ranking import mean_ndcg
 from circuits.stats import group_bootstrap
@@ -63,18 +64,32 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
         return mean_ndcg(run, {q: corpus.qrels[q] for q in run})
 
     before = ndcg()
+    sub_q = [queries[i] for i in attacks]
+
+    def demoted(direction=None) -> np.ndarray:
+        """Per attack, 1 when the edited model scores the injected document below its clean version."""
+        with edit_idf(hooked_model, spectrum, ids, EDIT_STEPS, direction=direction):
+            edited_injected = hooked_model.score_pairs(sub_q, [injected_docs[i] for i in attacks]).double().numpy()
+            edited_clean = hooked_model.score_pairs(sub_q, [clean_docs[i] for i in attacks]).double().numpy()
+        return (edited_injected < edited_clean).astype(float)
+
+    own = demoted()
     with edit_idf(hooked_model, spectrum, ids, EDIT_STEPS):
-        sub_q = [queries[i] for i in attacks]
-        edited_injected = hooked_model.score_pairs(sub_q, [injected_docs[i] for i in attacks]).double().numpy()
-        edited_clean = hooked_model.score_pairs(sub_q, [clean_docs[i] for i in attacks]).double().numpy()
         after = ndcg()
-    demoted = (edited_injected < edited_clean).astype(float)
+    claim = CLAIMS["edit.adversarial"]
+    directions = random_directions(len(spectrum.v0), claim.extra["random_directions"], axiom_session.seed,
+                                   orthogonal_to=spectrum.v0)
+    controls = np.array([demoted(d) for d in directions]).T  # [attacks, directions]
     axiom_report.sections["adversarial editing"] = {
         "unsafe_single_wordpiece_words": len(words), "pairs": len(pairs), "attacks": int(len(attacks)),
         "edit_steps": EDIT_STEPS, "ndcg10_before": before, "ndcg10_after": after,
         "ndcg_retention": after / before if before else None, "held_out_queries": len({r[0] for r in rankings})}
-    share = group_bootstrap(lambda i: float(demoted[i].mean()), [pairs[a].query_id for a in attacks],
-                            unit="query", seed=axiom_session.seed)
-    check_claim(CLAIMS["edit.adversarial"].result(
-        share, attacks=int(len(attacks)), ndcg_retention=after / before if before else None,
+    groups = [pairs[a].query_id for a in attacks]
+    share = group_bootstrap(lambda i: float(own[i].mean()), groups, unit="query", seed=axiom_session.seed)
+    beyond = group_bootstrap(lambda i: float(own[i].mean() - controls[i].mean()), groups, unit="query",
+                             seed=axiom_session.seed)
+    check_claim(claim.result(
+        share, control=Control(f"{len(directions)} random directions ⟂ v0, same step", float(controls.mean()),
+                               beyond),
+        attacks=int(len(attacks)), ndcg_retention=after / before if before else None,
         mean_injection_gain=float((injected - clean)[attacks].mean())))

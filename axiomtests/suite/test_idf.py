@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from axiomtests.claims import CLAIMS
+from axiomtests.claims import CLAIMS, Control
+from axiomtests.suite.conftest import deltas
 from circuits.idf import edit_idf
 from circuits.stats import group_bootstrap
 
@@ -58,32 +59,103 @@ def edit_examples(datasets, tokenizer, limit: int) -> list[tuple[str, int, int]]
     return out
 
 
-@pytest.mark.claim("idf.u0_edit")
-def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, spectrum, axiom_session, axiom_report,
-                                              plot_curve, check_claim):
-    spectrum, _ = spectrum  # canonical sign: U0 falls as IDF rises
-    tok = hooked_model.tokenizer
-    examples = edit_examples(datasets, tok, axiom_session.pairs)
+def edit_curves(model, spectrum, examples, direction=None) -> tuple[np.ndarray, np.ndarray]:
+    """Scores ``[queries, steps]`` of doc1 (token 1 repeated) and doc2 (token 2 repeated) as token 1's IDF is
+    edited over ``EDIT_STEPS`` along U0 (or along ``direction``, a control of equal step length)."""
+    tok = model.tokenizer
     queries = [q for q, _, _ in examples]
     doc1 = [" ".join([tok.convert_ids_to_tokens(t1)] * 3) for _, t1, _ in examples]
     doc2 = [" ".join([tok.convert_ids_to_tokens(t2)] * 3) for _, _, t2 in examples]
-    rows, doc1_scores, doc2_scores = [], [], []
+    scores1, scores2 = [], []
     for steps in EDIT_STEPS:
-        with edit_idf(hooked_model, spectrum, [t1 for _, t1, _ in examples], steps):
-            s1 = hooked_model.score_pairs(queries, doc1).double().numpy()
-            s2 = hooked_model.score_pairs(queries, doc2).double().numpy()
-        doc1_scores.append(s1)
-        doc2_scores.append(s2)
-        rows.append({"steps": steps, "doc1 (repeats tok1)": float(s1.mean()), "doc2 (repeats tok2)": float(s2.mean()),
-                     "gap": float((s1 - s2).mean())})
-    doc1_scores, doc2_scores = np.array(doc1_scores).T, np.array(doc2_scores).T  # [queries, steps]
+        with edit_idf(model, spectrum, [t1 for _, t1, _ in examples], steps, direction=direction):
+            scores1.append(model.score_pairs(queries, doc1).double().numpy())
+            scores2.append(model.score_pairs(queries, doc2).double().numpy())
+    return np.array(scores1).T, np.array(scores2).T
+
+
+def monotonicity(gaps: np.ndarray) -> float:
+    """Spearman ρ between the edit steps and the mean gap over the rows of ``gaps`` ``[queries, steps]``."""
+    return float(stats.spearmanr(EDIT_STEPS, gaps.mean(0))[0])
+
+
+@pytest.mark.claim("idf.u0_edit")
+def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, spectrum, axiom_session, axiom_report,
+                                              plot_curve, check_claim):
+    from circuits.controls import random_directions
+
+    claim = CLAIMS["idf.u0_edit"]
+    spectrum, _ = spectrum  # canonical sign: U0 falls as IDF rises
+    examples = edit_examples(datasets, hooked_model.tokenizer, axiom_session.pairs)
+    queries = [q for q, _, _ in examples]
+    doc1_scores, doc2_scores = edit_curves(hooked_model, spectrum, examples)
     gaps = doc1_scores - doc2_scores
-    rho = group_bootstrap(lambda i: float(stats.spearmanr(EDIT_STEPS, gaps[i].mean(0))[0]), queries,
-                          unit="query", seed=axiom_session.seed)
+    directions = random_directions(len(spectrum.v0), claim.extra["random_directions"], axiom_session.seed,
+                                   orthogonal_to=spectrum.v0)
+    control_gaps = [np.subtract(*edit_curves(hooked_model, spectrum, examples, d)) for d in directions]
+
+    def control(i: np.ndarray) -> float:
+        return float(np.nanmean([monotonicity(g[i]) for g in control_gaps]))
+
+    rho = group_bootstrap(lambda i: monotonicity(gaps[i]), queries, unit="query", seed=axiom_session.seed)
+    beyond = group_bootstrap(lambda i: monotonicity(gaps[i]) - control(i), queries, unit="query",
+                             seed=axiom_session.seed)
+    rows = [{"steps": steps, "doc1 (repeats tok1)": float(doc1_scores[:, k].mean()),
+             "doc2 (repeats tok2)": float(doc2_scores[:, k].mean()), "gap": float(gaps[:, k].mean())}
+            for k, steps in enumerate(EDIT_STEPS)]
     axiom_report.sections["U0 editing (IDF steps in std of U0)"] = rows
     plot_curve("u0_editing", EDIT_STEPS, {"doc1 (repeats the edited token 1)": doc1_scores,
                                           "doc2 (repeats token 2)": doc2_scores,
-                                          "gap doc1 − doc2 (the claim)": doc1_scores - doc2_scores},
+                                          "gap doc1 − doc2 (the claim)": gaps},
                title="U0 editing: raising token 1's IDF", xlabel="IDF edit of token 1 (std of U0)",
                ylabel="score")
-    check_claim(CLAIMS["idf.u0_edit"].result(rho, queries=len(examples), gaps=[r["gap"] for r in rows]))
+    check_claim(claim.result(
+        rho, control=Control(f"{len(directions)} random directions ⟂ v0, same step", control(np.arange(len(queries))),
+                             beyond),
+        queries=len(examples), gaps=[r["gap"] for r in rows],
+        random_direction_rhos=[monotonicity(g) for g in control_gaps]))
+
+
+@pytest.mark.claim("idf.u0_causal")
+def test_the_model_reads_idf_from_u0(hooked_model, datasets, tfc1_gains, vocab_idf, spectrum, axiom_session,
+                                     check_claim):
+    from circuits.controls import random_directions
+    from circuits.idf import without_direction
+
+    claim = CLAIMS["idf.u0_causal"]
+    spectrum, _ = spectrum
+    tok = hooked_model.tokenizer
+    chosen = [i for i, p in enumerate(datasets["TFC1"][: 2 * axiom_session.pairs])
+              if tok.convert_tokens_to_ids(p.term) != tok.unk_token_id]
+    pairs = [datasets["TFC1"][i] for i in chosen]
+    term_idf = vocab_idf[0][tok.convert_tokens_to_ids([p.term for p in pairs])]
+    qids = [p.query_id for p in pairs]
+
+    intact = tfc1_gains[chosen]
+    with without_direction(hooked_model, spectrum.v0):
+        ablated = deltas(hooked_model, pairs)
+    directions = random_directions(len(spectrum.v0), claim.extra["random_directions"], axiom_session.seed,
+                                   orthogonal_to=spectrum.v0)
+    controls = []
+    for direction in directions:
+        with without_direction(hooked_model, direction):
+            controls.append(deltas(hooked_model, pairs))
+
+    def dependence(g: np.ndarray, i: np.ndarray) -> float:
+        return float(np.corrcoef(g[i], term_idf[i])[0, 1]) if g[i].std() > 0 and term_idf[i].std() > 0 else np.nan
+
+    def lost(i: np.ndarray) -> float:
+        return dependence(intact, i) - dependence(ablated, i)
+
+    def lost_to_random(i: np.ndarray) -> float:
+        return float(np.nanmean([dependence(intact, i) - dependence(c, i) for c in controls]))
+
+    value = group_bootstrap(lost, qids, unit="query", seed=axiom_session.seed)
+    beyond = group_bootstrap(lambda i: lost(i) - lost_to_random(i), qids, unit="query", seed=axiom_session.seed)
+    every = np.arange(len(pairs))
+    check_claim(claim.result(
+        value, control=Control(f"{len(directions)} random directions ⟂ v0 projected out instead",
+                               lost_to_random(every), beyond),
+        pairs=len(pairs), r_gain_idf_intact=dependence(intact, every), r_gain_idf_without_u0=dependence(ablated, every),
+        tfc1_gain_intact=float(intact.mean()), tfc1_gain_without_u0=float(ablated.mean()),
+        tfc1_share_without_u0=float((ablated > 0).mean())))

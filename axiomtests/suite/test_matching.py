@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
 
-from axiomtests.claims import CLAIMS
-from axiomtests.suite.conftest import levels, saturation_ratio
+from axiomtests.claims import CLAIMS, Control
+from axiomtests.suite.conftest import levels, saturation_ratio, saturation_unmet
+from circuits.controls import matched_head_sets, percentile_rank
 from circuits.matching import attention_to_positions
 from circuits.stats import group_bootstrap
 
@@ -37,14 +37,15 @@ def test_matching_heads_attend_by_similarity(matching_heads, axiom_session, chec
         r_map_held_out=np.round(r_held, 4).tolist()))
 
 
-def attention_by_level(model, pairs, heads, target: str) -> np.ndarray:
-    """``[queries, levels]`` matrix of the heads' query→target attention."""
+def attention_by_level(model, pairs, heads, target: str, uniform: bool = False) -> np.ndarray:
+    """``[queries, levels]`` matrix of the heads' query→target attention (``uniform``: of attention spread
+    evenly over every real token, the null of a head without preferences)."""
     by_query = levels(pairs)
     rows = [[by_query[q][k] for k in sorted(by_query[q])] for q in sorted(by_query)]
     flat = [item for row in rows for item in row]
     term_ids = [model.tokenizer.convert_tokens_to_ids(t) if t else -1 for _, _, t in flat]
     values = attention_to_positions(model, [q for q, _, _ in flat], [d for _, d, _ in flat], heads, target,
-                                    term_ids)
+                                    term_ids, uniform=uniform)
     return values.reshape(len(rows), -1)
 
 
@@ -55,75 +56,83 @@ def test_matching_attention_saturates(hooked_model, datasets, matching_heads, ax
     pairs = [p for p in datasets["TFC2"] if p.variant == "appended"]
     matrix = attention_by_level(hooked_model, pairs, heads, "term")
     steps = np.diff(matrix, axis=1)
-    value = group_bootstrap(lambda i: saturation_ratio(steps[i]), range(len(steps)), unit="query",
-                            seed=axiom_session.seed)
+    null_steps = np.diff(attention_by_level(hooked_model, pairs, heads, "term", uniform=True), axis=1)
+    queries = range(len(steps))
+    value = group_bootstrap(lambda i: saturation_ratio(steps[i]), queries, unit="query", seed=axiom_session.seed)
+    first = group_bootstrap(lambda i: float(steps[i, 0].mean()), queries, unit="query", seed=axiom_session.seed)
+    beyond = group_bootstrap(lambda i: saturation_ratio(steps[i]) - saturation_ratio(null_steps[i]), queries,
+                             unit="query", seed=axiom_session.seed)
     axiom_report.sections["matching heads: attention to the repeated term (TFC2)"] = {
         f"k={k}": float(matrix[:, k].mean()) for k in range(matrix.shape[1])}
     plot_curve("mh_saturation", range(matrix.shape[1]), {"matching heads": matrix},
                title="Matching heads: query→term attention by occurrences (TFC2)", xlabel="occurrences k",
                ylabel="attention to the term")
-    check_claim(CLAIMS["mh.saturation"].result(value, queries=len(matrix), matching_heads=head_names(heads)))
+    check_claim(CLAIMS["mh.saturation"].result(
+        value, control=Control("uniform attention", saturation_ratio(null_steps), beyond),
+        unmet=saturation_unmet(first, value.value), queries=len(matrix), first_increment=first.as_dict(),
+        matching_heads=head_names(heads)))
+
+
+def head_set_percentile(own: np.ndarray, controls: np.ndarray, qids, heads, control_sets, seed: int, **details):
+    """The percentile rank of the matching heads' per-pair effect among their control sets', with details."""
+    return percentile_rank(own, controls, qids, unit="query", seed=seed), {
+        "matching_heads": head_names(heads), "matching_heads_effect": float(own.mean()),
+        "control_sets": len(control_sets), "control_effect_mean": float(controls.mean()),
+        "control_effect_p95": float(np.percentile(controls.mean(0), 95)),
+        "first_control_sets": [head_names(s) for s in control_sets[:5]], **details}
 
 
 @pytest.mark.claim("mh.length")
-def test_matching_attention_shifts_with_length(hooked_model, datasets, matching_heads, axiom_report, axiom_session,
-                                               plot_curve, check_claim):
-    _, _, heads = matching_heads
+def test_matching_heads_carry_the_length_signal(hooked_model, datasets, matching_heads, axiom_report, axiom_session,
+                                                plot_curve, check_claim):
+    from circuits.patching import patch_query_outputs
+
+    claim = CLAIMS["mh.length"]
+    heads = matching_heads[2]
+    by_query = levels(datasets["LNC1"])
+    qids = sorted(by_query)
+    top = {q: max(by_query[q]) for q in qids}
+    queries = [by_query[q][0][0] for q in qids]
+    short = hooked_model.tokenize(queries, [by_query[q][0][1] for q in qids])
+    long = hooked_model.tokenize(queries, [by_query[q][top[q]][1] for q in qids])
+    controls = matched_head_sets(heads, hooked_model.cfg.n_heads, claim.extra["control_sets"], axiom_session.seed)
+    s_short = hooked_model.score_pairs(queries, [by_query[q][0][1] for q in qids]).double().numpy()
+    patched = patch_query_outputs(hooked_model, short, long, [heads, *controls])
+    drop = s_short[:, None] - patched  # [queries, 1 + sets]: the score lost to the longer document's outputs
+    value, details = head_set_percentile(drop[:, 0], drop[:, 1:], qids, heads, controls, axiom_session.seed)
     matrix = attention_by_level(hooked_model, datasets["LNC1"], heads, "doc")
-    means = matrix.mean(0)
-    rho = float(stats.spearmanr(np.arange(len(means)), means)[0])
-    trend = group_bootstrap(lambda i: abs(float(stats.spearmanr(np.arange(len(means)), matrix[i].mean(0))[0])),
-                            range(len(matrix)), unit="query", seed=axiom_session.seed)
     axiom_report.sections["matching heads: query→document attention (LNC1)"] = {
-        f"i={i}": float(m) for i, m in enumerate(means)}
+        f"i={i}": float(m) for i, m in enumerate(matrix.mean(0))}
     plot_curve("mh_length", range(matrix.shape[1]), {"matching heads": matrix},
                title="Matching heads: query→document attention by length (LNC1)", xlabel="sentences appended",
                ylabel="attention to the document")
-    check_claim(CLAIMS["mh.length"].result(trend, spearman=rho, queries=len(matrix),
-                                           matching_heads=head_names(heads)))
-
-
-def random_matched_sets(heads, n_layers_heads: tuple[int, int], n_sets: int, seed: int) -> list[list]:
-    """Head sets with the same size and layers as ``heads``, drawn from the heads outside it (seeded)."""
-    n_heads = n_layers_heads[1]
-    rng = np.random.default_rng(seed)
-    chosen = set(heads)
-    sets = []
-    for _ in range(n_sets):
-        drawn = []
-        for layer, _ in heads:
-            options = [(layer, h) for h in range(n_heads) if (layer, h) not in chosen and (layer, h) not in drawn]
-            drawn.append(options[int(rng.integers(len(options)))])
-        sets.append(sorted(drawn))
-    return sets
+    check_claim(claim.result(value, queries=len(qids), sentences_appended=max(top.values()),
+                             lnc1_score_drop=float((s_short - hooked_model.score_pairs(
+                                 queries, [by_query[q][top[q]][1] for q in qids]).double().numpy()).mean()),
+                             **details))
 
 
 @pytest.mark.claim("mh.ablation")
-def test_ablating_matching_heads_lowers_perturbed_scores(hooked_model, patching_sets, matching_heads,
-                                                        axiom_session, check_claim):
+def test_ablating_matching_heads_removes_the_tfc1_gain(hooked_model, patching_sets, matching_heads, axiom_session,
+                                                      check_claim):
     from circuits.patching import ablate_heads, head_means
 
+    claim = CLAIMS["mh.ablation"]
     heads = matching_heads[2]
-    controls = random_matched_sets(heads, (hooked_model.cfg.n_layers, hooked_model.cfg.n_heads), 5,
-                                   axiom_session.seed)
-    drops, per_pair = {}, {}
-    for axiom in ("TFC1", "STMC1"):
-        _, pairs = patching_sets[axiom]
-        perturbed = hooked_model(pairs.perturbed).double().cpu().numpy()
-        means = head_means(hooked_model, pairs.baseline, sorted(set(heads).union(*controls)))
+    controls = matched_head_sets(heads, hooked_model.cfg.n_heads, claim.extra["control_sets"], axiom_session.seed)
+    _, pairs = patching_sets["TFC1"]
+    means = head_means(hooked_model, pairs.baseline, sorted(set(heads).union(*controls)))
 
-        def drop(head_set) -> np.ndarray:
-            """Per pair, perturbed score minus the score with ``head_set`` mean-ablated."""
-            return perturbed - ablate_heads(hooked_model, pairs.perturbed, head_set, mode="mean",
-                                            means=means).double().cpu().numpy()
+    def gain(head_set) -> np.ndarray:
+        """Per pair, the TFC1 gain (perturbed − baseline score) with ``head_set`` mean-ablated."""
+        scores = [ablate_heads(hooked_model, batch, head_set, mode="mean", means=means).double().cpu().numpy()
+                  for batch in (pairs.perturbed, pairs.baseline)]
+        return scores[0] - scores[1]
 
-        per_pair[axiom] = (drop(heads), np.array([drop(s) for s in controls]).T, pairs.query_ids)  # [n], [n, sets]
-        drops[axiom] = {"perturbed_mean": float(perturbed.mean()), "matching_heads": float(per_pair[axiom][0].mean()),
-                        "random_sets": per_pair[axiom][1].mean(0).tolist()}
-    own, control, qids = per_pair["TFC1"]
-    value = group_bootstrap(lambda i: float(own[i].mean() - control[i].mean()), qids, unit="query",
-                            seed=axiom_session.seed)
-    check_claim(CLAIMS["mh.ablation"].result(
-        value, matching_heads=head_names(heads), control_sets=[head_names(s) for s in controls],
-        reference="mean z over the real tokens of the padded TFC1/STMC1 baselines (one vector per head)",
-        drops=drops))
+    intact = gain([])
+    lost = np.array([intact - gain(s) for s in [heads, *controls]]).T  # [pairs, 1 + sets]
+    value, details = head_set_percentile(lost[:, 0], lost[:, 1:], pairs.query_ids, heads, controls,
+                                         axiom_session.seed, tfc1_gain=float(intact.mean()))
+    check_claim(claim.result(
+        value, reference="mean z over the real tokens of the padded TFC1 baselines (one vector per head)",
+        **details))

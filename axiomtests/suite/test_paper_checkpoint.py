@@ -30,25 +30,59 @@ def paper(hooked_model, axiom_session):  # came only after the session's dataset
     return hooked_model
 
 
-def test_paper_scoring_heads_are_found(paper, scoring_heads, path_to_logit):
+def top_heads(effect: np.ndarray, k: int, exclude=()) -> list[tuple[int, int]]:
+    """The ``k`` heads with the largest effect, ``exclude`` left out."""
+    order = (tuple(int(i) for i in np.unravel_index(i, effect.shape)) for i in np.argsort(-effect, axis=None))
+    return sorted([h for h in order if h not in set(exclude)][:k])
+
+
+def test_paper_scoring_heads_are_the_top_four(paper, path_to_logit):
     effect = np.nan_to_num(path_to_logit["TFC1"].effect)
-    missing = [h for h in RSH if h not in scoring_heads]
-    assert not missing, (f"paper RSH {missing} are not above 30% of the top head's TFC1 effect; "
-                         f"found {scoring_heads}; effects {[round(float(effect[h]), 3) for h in RSH]}")
+    assert top_heads(effect, 4) == RSH, (f"top-4 TFC1 head→logit heads {top_heads(effect, 4)}, paper RSH {RSH}; "
+                                         f"effects {[round(float(effect[h]), 3) for h in RSH]}")
+
+
+def test_paper_maps_of_exact_and_semantic_matches_agree(paper, path_to_logit):
+    a, b = (np.nan_to_num(path_to_logit[k].effect).ravel() for k in ("TFC1", "STMC1"))
+    r = float(np.corrcoef(a, b)[0, 1])
+    assert r == pytest.approx(0.99, abs=0.05), f"r(TFC1 map, STMC1 map) = {r:.3f}, paper 0.99"
 
 
 def test_paper_matching_heads_attend_by_similarity(paper, matching_heads):
-    r_select, r_held, _ = matching_heads
+    r_select, r_held, found = matching_heads
     r = (r_select + r_held) / 2
     mh = np.mean([r[h] for h in MH])
     others = np.mean([r[l, h] for l in range(r.shape[0]) for h in range(r.shape[1]) if (l, h) not in MH])
-    assert mh > others, f"paper matching heads r = {mh:.3f} vs others {others:.3f} (paper 0.500 vs 0.132)"
+    assert mh == pytest.approx(0.500, abs=0.1) and others == pytest.approx(0.132, abs=0.1), (
+        f"paper matching heads r = {mh:.3f} vs others {others:.3f} (paper 0.500 vs 0.132)")
+    overlap = len(set(found) & set(MH))
+    assert overlap >= 9, f"role-found matching heads share {overlap} of the paper's 13: found {found}"
 
 
-def test_paper_contextualisation_heads_receive_value_paths(paper, patching_sets):
+def test_paper_scoring_heads_weight_tokens_by_idf(paper, patching_sets, vocab_idf):
+    from circuits.matching import query_token_attention
+
+    pairs, _ = patching_sets["TFC1"]
+    per_head = query_token_attention(paper, [p.query for p in pairs], [p.document for p in pairs], RSH, vocab_idf[0],
+                                     "cls")
+    mean_abs = float(np.mean(np.abs(list(per_head.values()))))
+    assert mean_abs == pytest.approx(0.67, abs=0.1), f"RSH mean |r(attention, IDF)| = {mean_abs:.3f} {per_head}, paper 0.67"
+
+
+def test_paper_contextualisation_heads_are_the_top_two_senders(paper, patching_sets, vocab_idf):
+    from circuits.matching import query_token_attention
     from circuits.patching import path_patch
 
-    _, pairs = patching_sets["TFC1"]
-    effect = np.nan_to_num(path_patch(paper, pairs, receivers=RSH, receiver_input="v").effect)
-    top = {tuple(int(i) for i in np.unravel_index(i, effect.shape)) for i in np.argsort(-effect, axis=None)[:10]}
-    assert set(QCH) <= top, f"paper QCH {QCH} are not among the top-10 senders into the RSH values: {sorted(top)}"
+    pairs, aligned = patching_sets["TFC1"]
+    effect = np.nan_to_num(path_patch(paper, aligned, receivers=RSH, receiver_input="v").effect)
+    top = top_heads(effect, 2, exclude=RSH + MH)
+    assert top == QCH, f"top-2 senders into the RSH values (RSH, MH excluded): {top}, paper QCH {QCH}"
+    r = query_token_attention(paper, [p.query for p in pairs], [p.document for p in pairs], QCH, vocab_idf[0], "query")
+    assert r["8.10"] == pytest.approx(0.781, abs=0.1) and r["9.11"] == pytest.approx(0.829, abs=0.1), (
+        f"QCH r(attention received, IDF) = {r}, paper 0.781 (8.10), 0.829 (9.11)")
+
+
+def test_paper_u0_tracks_idf(paper, spectrum, vocab_idf):
+    spec, mask = spectrum
+    r = float(np.corrcoef(spec.u0[mask], vocab_idf[0][mask])[0, 1])
+    assert r == pytest.approx(-0.7136, abs=0.1), f"r(U0, IDF) = {r:.4f}, paper -0.7136 (MS MARCO IDF)"

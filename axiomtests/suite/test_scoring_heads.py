@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from axiomtests.claims import CLAIMS, NotComputable
+from axiomtests.claims import CLAIMS, Control, NotComputable
 from axiomtests.suite.conftest import heads_above_cut, kept_pairs
 from circuits.matching import idf_correlations, received_attention
 from circuits.stats import group_bootstrap, ratio_of_means
@@ -20,12 +20,16 @@ def names(heads) -> list[str]:
     return [f"{layer}.{head}" for layer, head in heads]
 
 
-def carried_share(effect: np.ndarray) -> float:
-    """Share of the total positive head→logit effect carried by the heads above the cut (NaN without one)."""
-    effect = np.nan_to_num(effect)
-    positive = effect[effect > 0].sum()
-    heads = heads_above_cut(effect)
-    return float(sum(effect[h] for h in heads) / positive) if positive > 0 and heads else float("nan")
+def held_out_concentration(effect_select: np.ndarray, effect_measure: np.ndarray, late_from: int) -> float:
+    """Of the heads above the cut on the selection map, those in layers ≥ ``late_from``: the share of the
+    measurement map's total positive effect they carry, minus the share a flat map would give them
+    (``selected / all heads``). NaN without a selected head or a positive effect."""
+    heads = heads_above_cut(effect_select)
+    measure = np.nan_to_num(effect_measure)
+    positive = measure[measure > 0].sum()
+    if not heads or positive <= 0:
+        return float("nan")
+    return float(sum(measure[h] for h in heads if h[0] >= late_from) / positive - len(heads) / measure.size)
 
 
 def map_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -37,46 +41,94 @@ def map_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.claim("rsh.path_to_logit")
-def test_few_heads_carry_the_signal_to_the_logit(path_to_logit, scoring_heads, axiom_session, check_claim):
+def test_few_late_heads_carry_the_signal_to_the_logit(hooked_model, path_to_logit, scoring_heads, axiom_session,
+                                                     check_claim):
+    kept = {axiom: kept_pairs(path_to_logit[axiom]) for axiom in ("TFC1", "STMC1")}
+    patched, base, pert, qids = (np.concatenate([kept[a][k] for a in kept]) for k in range(4))
+    axis = np.concatenate([np.full(len(kept[a][0]), n) for n, a in enumerate(kept)])
+    select = set(split_queries_ids(qids, axiom_session.seed))
+    in_select = np.array([q in select for q in qids])
+    late_from = hooked_model.cfg.n_layers // 2
+
+    def per_axiom(i: np.ndarray) -> list[float]:
+        out = []
+        for n in range(len(kept)):
+            a, b = i[(axis[i] == n) & in_select[i]], i[(axis[i] == n) & ~in_select[i]]
+            if not len(a) or not len(b):
+                return [float("nan")] * len(kept)
+            out.append(held_out_concentration(ratio_of_means(patched[a], base[a], pert[a]),
+                                              ratio_of_means(patched[b], base[b], pert[b]), late_from))
+        return out
+
+    value = group_bootstrap(lambda i: min(per_axiom(i)), qids, unit="query", seed=axiom_session.seed)
+    every = per_axiom(np.arange(len(qids)))
     result = path_to_logit["TFC1"]
-    patched, base, pert, qids = kept_pairs(result)
-    share = group_bootstrap(lambda i: carried_share(ratio_of_means(patched[i], base[i], pert[i])), qids,
-                            unit="query", seed=axiom_session.seed)
     check_claim(CLAIMS["rsh.path_to_logit"].result(
-        share, scoring_heads=names(scoring_heads), layers=sorted({l for l, _ in scoring_heads}),
+        value, held_out={a: v for a, v in zip(kept, every)}, late_layers_from=late_from,
+        scoring_heads=names(scoring_heads), layers=sorted({l for l, _ in scoring_heads}),
         share_of_heads=len(scoring_heads) / result.effect.size, pairs=result.n_pairs, dropped=result.n_dropped,
         top=[{"head": label, "effect": e} for label, e in result.top(8)]))
 
 
+def split_queries_ids(qids, seed: int) -> list[str]:
+    """The selection half of the distinct query ids (seeded); the rest is measured."""
+    unique = sorted(set(map(str, qids)))
+    return np.random.default_rng(seed).permutation(unique)[: len(unique) // 2].tolist()
+
+
 @pytest.mark.claim("rsh.tfc1_vs_stmc1")
 def test_exact_and_semantic_matches_use_the_same_heads(path_to_logit, axiom_session, check_claim):
-    (p1, b1, q1, g1), (p2, b2, q2, g2) = (kept_pairs(path_to_logit[k]) for k in ("TFC1", "STMC1"))
-    patched, base, pert = np.concatenate([p1, p2]), np.concatenate([b1, b2]), np.concatenate([q1, q2])
-    tfc1 = np.arange(len(patched)) < len(p1)
+    kept = {axiom: kept_pairs(path_to_logit[axiom]) for axiom in ("TFC1", "STMC1")}
+    random = path_to_logit.get("RANDOM")
+    try:
+        if random is not None:
+            kept["RANDOM"] = kept_pairs(random)
+    except NotComputable:  # no random word moves the score: there is no control map to agree with
+        pass
+    patched, base, pert, qids = (np.concatenate([kept[a][k] for a in kept]) for k in range(4))
+    axis = np.concatenate([np.full(len(kept[a][0]), n) for n, a in enumerate(kept)])
 
-    def r(i: np.ndarray) -> float:
-        a, b = i[tfc1[i]], i[~tfc1[i]]
-        if not len(a) or not len(b):
-            return float("nan")
-        return map_correlation(ratio_of_means(patched[a], base[a], pert[a]), ratio_of_means(patched[b], base[b], pert[b]))
+    def effect_map(i: np.ndarray, n: int) -> np.ndarray | None:
+        rows = i[axis[i] == n]
+        return ratio_of_means(patched[rows], base[rows], pert[rows]) if len(rows) else None
 
-    value = group_bootstrap(r, np.concatenate([g1, g2]), unit="query", seed=axiom_session.seed)
+    def r(i: np.ndarray, other: int) -> float:
+        a, b = effect_map(i, 0), effect_map(i, other)
+        return float("nan") if a is None or b is None else map_correlation(a, b)
+
+    value = group_bootstrap(lambda i: r(i, 1), qids, unit="query", seed=axiom_session.seed)
+    control = None
+    if "RANDOM" in kept:
+        beyond = group_bootstrap(lambda i: r(i, 1) - r(i, 2), qids, unit="query", seed=axiom_session.seed)
+        control = Control("TFC1 vs a random word appended instead of the term", r(np.arange(len(qids)), 2), beyond)
     check_claim(CLAIMS["rsh.tfc1_vs_stmc1"].result(
-        value, stmc1_pairs=path_to_logit["STMC1"].n_pairs, stmc1_dropped=path_to_logit["STMC1"].n_dropped,
+        value, control=control, stmc1_pairs=path_to_logit["STMC1"].n_pairs,
+        stmc1_dropped=path_to_logit["STMC1"].n_dropped, random_word_pairs=random.n_pairs if random else 0,
+        random_word_dropped=random.n_dropped if random else None,
         stmc1_top=[{"head": label, "effect": e} for label, e in path_to_logit["STMC1"].top(8)]))
 
 
-def idf_attention(model, pairs, heads, idf: np.ndarray, source_rows: str, seed: int, combine):
-    """``combine`` (over heads) of the per-head attention–IDF r, with a bootstrap over the pairs' queries;
-    and the per-head r."""
-    values, ids, pair = received_attention(model, [p.query for p in pairs], [p.document for p in pairs], heads,
+def idf_attention(model, pairs, heads, idf: np.ndarray, source_rows: str, seed: int, combine,
+                  controls: list | None = None):
+    """``combine`` (over heads) of the per-head attention–IDF r, with a bootstrap over the pairs' queries; the
+    per-head r; and, given ``controls`` (other heads), the Control of the same statistic over them."""
+    every = list(heads) + list(controls or [])
+    values, ids, pair = received_attention(model, [p.query for p in pairs], [p.document for p in pairs], every,
                                            source_rows)
     token_idf = idf[ids]
     qids = [pairs[i].query_id for i in pair]
-    per_head = {label: float(r) for label, r in zip(names(heads), idf_correlations(values, token_idf))}
-    value = group_bootstrap(lambda i: float(combine(idf_correlations(values[:, i], token_idf[i]))), qids,
-                            unit="query", seed=seed)
-    return value, per_head
+    own = np.arange(len(every)) < len(heads)
+    per_head = {label: float(r) for label, r in zip(names(every), idf_correlations(values, token_idf))}
+
+    def statistic(i: np.ndarray, rows: np.ndarray) -> float:
+        return float(combine(idf_correlations(values[rows][:, i], token_idf[i])))
+
+    value = group_bootstrap(lambda i: statistic(i, own), qids, unit="query", seed=seed)
+    if not controls:
+        return value, per_head, None
+    beyond = group_bootstrap(lambda i: statistic(i, own) - statistic(i, ~own), qids, unit="query", seed=seed)
+    return value, per_head, Control("the other heads of the same layers", statistic(np.arange(len(qids)), ~own),
+                                    beyond)
 
 
 @pytest.mark.claim("rsh.attention_idf")
@@ -85,9 +137,11 @@ def test_scoring_heads_weight_query_tokens_by_idf(hooked_model, patching_sets, s
     if not scoring_heads:
         raise NotComputable("no scoring head found: the TFC1 head→logit effects are all ≤ 0")
     pairs, _ = patching_sets["TFC1"]
-    value, per_head = idf_attention(hooked_model, pairs, scoring_heads, vocab_idf[0], "cls", axiom_session.seed,
-                                    lambda r: np.nanmean(np.abs(r)))
-    check_claim(CLAIMS["rsh.attention_idf"].result(value, per_head=per_head))
+    others = [(layer, h) for layer in sorted({l for l, _ in scoring_heads}) for h in range(hooked_model.cfg.n_heads)
+              if (layer, h) not in scoring_heads]
+    value, per_head, control = idf_attention(hooked_model, pairs, scoring_heads, vocab_idf[0], "cls",
+                                             axiom_session.seed, lambda r: np.nanmean(np.abs(r)), others)
+    check_claim(CLAIMS["rsh.attention_idf"].result(value, control=control, per_head=per_head))
 
 
 @pytest.mark.claim("qch.idf")
@@ -109,7 +163,7 @@ def test_contextualisation_heads_attend_to_high_idf_tokens(hooked_model, patchin
     if not qch:
         raise NotComputable("no head outside the matching and scoring heads sends a positive effect to the scoring "
                           "heads' values")
-    value, per_head = idf_attention(hooked_model, pairs, qch, vocab_idf[0], "query", axiom_session.seed, np.mean)
+    value, per_head, _ = idf_attention(hooked_model, pairs, qch, vocab_idf[0], "query", axiom_session.seed, np.mean)
     axiom_report.sections["path patching into the scoring heads' values (TFC1)"] = {
         "receivers": names(receivers), "top": [{"head": label, "effect": e} for label, e in result.top(8)]}
     check_claim(CLAIMS["qch.idf"].result(value, contextualisation_heads=names(qch), per_head=per_head))

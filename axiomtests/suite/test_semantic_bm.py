@@ -12,7 +12,7 @@ from axiomtests.claims import CLAIMS, NotComputable
 from circuits.bm25 import BM25, analyze
 from circuits.matching import matching_scores, segments
 from circuits.ranking import mean_ndcg
-from circuits.semantic_bm import RidgeFit, cross_fitted, features, pearson, spearman
+from circuits.semantic_bm import RidgeFit, TiedFit, cross_fitted, features, pearson, spearman
 from circuits.stats import group_bootstrap
 
 MIN_GROUP = 30  # pairs a query-length group needs (the paper kept groups of > 500 over 12 datasets)
@@ -20,6 +20,9 @@ FOLDS = 5  # grouped K-fold by query: every query is predicted once by a fit tha
 PAPER_QUERY_TOKENS = 5  # §5 fits SemanticBM on queries of 5 tokens
 K1_GRID = (0.5, 0.9, 1.2, 1.5, 2.0)
 B_GRID = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
+RANDOM_R_MAX = 0.1  # random features must not predict (Table 2: r = 0.0005) for the comparison to mean anything;
+# a negative out-of-fold r is the known downward bias of cross-validated correlation (training means of the other
+# queries anti-correlate with the held-out query's), which handicaps every fitted model alike
 
 
 def query_length(tokenizer, query: str) -> int:
@@ -48,10 +51,11 @@ def groups(hooked_model, corpus, axiom_session) -> dict[int, list]:
 
 
 def circuit_features(model, pairs, heads, neg_u0: np.ndarray, batch_size: int = 32):
-    """(design matrix, cross-encoder scores) for pairs whose queries all have the same token length."""
+    """(−U0 ``[n, L]``, matching scores ``[n, K, L]``, cross-encoder scores ``[n]``) for pairs whose queries all
+    have the same token length L."""
     layers = sorted({layer for layer, _ in heads})
     names = [f"blocks.{layer}.attn.hook_pattern" for layer in layers]
-    xs, ys = [], []
+    us, xs, ys = [], [], []
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
         batch = model.tokenize([p.query for p in chunk], [p.document for p in chunk])
@@ -65,9 +69,10 @@ def circuit_features(model, pairs, heads, neg_u0: np.ndarray, batch_size: int = 
         ids = batch.input_ids[:, positions].cpu().numpy()
         if not (seg.query.sum(-1) == n_query).all():
             raise AssertionError("a length group mixes query lengths")
-        xs.append(features(neg_u0[ids], ms_q))
+        us.append(neg_u0[ids])
+        xs.append(ms_q)
         ys.append(scores.cpu().double().numpy())
-    return np.concatenate(xs), np.concatenate(ys)
+    return np.concatenate(us), np.concatenate(xs), np.concatenate(ys)
 
 
 def bm25_scores(analyzed: list[tuple[list[str], list[str]]], collection_bm25: BM25, k1: float, b: float
@@ -77,16 +82,21 @@ def bm25_scores(analyzed: list[tuple[list[str], list[str]]], collection_bm25: BM
 
 
 def evaluate_group(model, pairs, heads, neg_u0, collection_bm25, corpus, seed: int) -> tuple[dict, dict]:
-    """Out-of-fold Pearson/Spearman/nDCG@10 of SemanticBM, tuned BM25 and random features for one group, and
-    the out-of-fold predictions (for the query bootstrap)."""
-    x, y = circuit_features(model, pairs, heads, neg_u0)
+    """Out-of-fold Pearson/Spearman/nDCG@10 of SemanticBM (the paper's tied form and the relaxed one), tuned
+    BM25 and random features for one group, and the out-of-fold predictions (for the query bootstrap)."""
+    u, ms, y = circuit_features(model, pairs, heads, neg_u0)
+    x = features(u, ms)
     qids = [p.query_id for p in pairs]
     groups = np.array(qids)
 
     def ridge(design: np.ndarray):
         return lambda train, test: RidgeFit.fit_cv(design[train], y[train], groups[train], seed).predict(design[test])
 
-    semantic, _ = cross_fitted(ridge(x), qids, FOLDS, seed)
+    def tied(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        return TiedFit.fit(u[train], ms[train], y[train], groups[train], seed).predict(u[test], ms[test])
+
+    semantic, _ = cross_fitted(tied, qids, FOLDS, seed)
+    relaxed, _ = cross_fitted(ridge(x), qids, FOLDS, seed)
     analyzed = [(analyze(p.query), analyze(p.document)) for p in pairs]
     grid = [(k1, b) for k1 in K1_GRID for b in B_GRID]
     grid_scores = np.array([bm25_scores(analyzed, collection_bm25, k1, b) for k1, b in grid])
@@ -101,7 +111,7 @@ def evaluate_group(model, pairs, heads, neg_u0, collection_bm25, corpus, seed: i
     random_pred, _ = cross_fitted(ridge(np.random.default_rng(seed).normal(size=x.shape)), qids, FOLDS, seed)
     row = {"pairs": len(pairs), "queries": len(set(qids)), "regressors": x.shape[1], "folds": min(FOLDS, len(set(qids))),
            "bm25_k1_b_per_fold": chosen}
-    predictions = {"semantic_bm": semantic, "bm25": lexical, "random": random_pred}
+    predictions = {"semantic_bm": semantic, "semantic_bm_relaxed": relaxed, "bm25": lexical, "random": random_pred}
     for name, pred in predictions.items():
         row[f"pearson_{name}"] = pearson(pred, y)
         row[f"spearman_{name}"] = spearman(pred, y)
@@ -150,10 +160,14 @@ def test_semantic_bm_generalizes_across_query_lengths(evaluated, axiom_session, 
         return {"median": float(np.nanmedian(values)), "mean": float(np.nanmean(values)),
                 "sd": float(np.nanstd(values))}
 
-    keys = [f"{m}_{n}" for m in ("pearson", "spearman") for n in ("semantic_bm", "bm25", "random")]
-    keys += [f"ndcg10_{n}" for n in ("cross_encoder", "semantic_bm", "bm25", "random")]
+    keys = [f"{m}_{n}" for m in ("pearson", "spearman") for n in ("semantic_bm", "semantic_bm_relaxed", "bm25",
+                                                                   "random")]
+    keys += [f"ndcg10_{n}" for n in ("cross_encoder", "semantic_bm", "semantic_bm_relaxed", "bm25", "random")]
     table = {key: summary(key) for key in keys}
-    r = np.array([row["pearson_semantic_bm"] for row in rows], dtype=float)
-    median = group_bootstrap(lambda i: float(np.nanmedian(r[i])), np.arange(len(r)), unit="query-length group",
+    gain = np.array([row["pearson_semantic_bm"] - row["pearson_bm25"] for row in rows], dtype=float)
+    median = group_bootstrap(lambda i: float(np.nanmedian(gain[i])), np.arange(len(gain)), unit="query-length group",
                              seed=axiom_session.seed)
-    check_claim(CLAIMS["semantic_bm.generalization"].result(median, groups=len(rows), table2=table))
+    random_r = table["pearson_random"]["median"]
+    unmet = (f"random features reach a median out-of-fold r of {random_r:.3g} (more than {RANDOM_R_MAX}): the fit "
+             "finds signal in noise, so its gain over BM25 means nothing" if not random_r <= RANDOM_R_MAX else None)
+    check_claim(CLAIMS["semantic_bm.generalization"].result(median, unmet=unmet, groups=len(rows), table2=table))

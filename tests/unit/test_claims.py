@@ -11,7 +11,7 @@ from circuits.stats import Interval
 
 DESIGN_CLAIMS = {"axiom.tfc1", "axiom.stmc1", "axiom.tfc2", "axiom.lnc1", "rsh.path_to_logit", "rsh.tfc1_vs_stmc1",
                  "rsh.attention_idf", "qch.idf", "mh.similarity", "mh.ablation", "mh.saturation", "mh.length",
-                 "idf.u0", "idf.u0_edit", "semantic_bm.fit", "semantic_bm.generalization", "edit.adversarial"}
+                 "idf.u0", "idf.u0_edit", "idf.u0_causal", "semantic_bm.fit", "semantic_bm.generalization", "edit.adversarial"}
 
 
 def test_registry_covers_every_claim_of_the_design_with_provenance_and_reasons():

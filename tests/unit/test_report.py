@@ -8,7 +8,7 @@ import re
 import pytest
 
 from circuits.errors import DatasetError
-from circuits.report import ClaimResult, Report, load_report
+from circuits.report import SCHEMA_VERSION, ClaimResult, Report, load_report
 
 
 def make_report() -> Report:
@@ -27,7 +27,7 @@ def test_json_is_deterministic_sorted_and_rounded():
     assert [c["id"] for c in data["claims"]] == ["a.claim", "b.claim"]
     assert data["claims"][1]["value"] == 0.123457
     assert data["claims"][0]["value"] is None  # NaN is not valid JSON
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == SCHEMA_VERSION == 3
 
 
 def test_adding_a_claim_twice_keeps_the_last():

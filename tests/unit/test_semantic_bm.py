@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits.semantic_bm import RidgeFit, cross_fitted, pearson, query_folds
+from circuits.semantic_bm import RidgeFit, TiedFit, cross_fitted, pearson, query_folds
 
 
 def test_folds_keep_each_query_whole_and_are_seeded():
@@ -44,3 +44,20 @@ def test_ridge_recovers_a_linear_signal_and_shrinks_on_noise():
     oof, _ = cross_fitted(lambda tr, te: RidgeFit.fit_cv(noise[tr], target[tr], np.array(groups)[tr]).predict(noise[te]),
                           groups, 5)
     assert abs(np.nan_to_num(pearson(oof, target))) < 0.5
+
+
+def test_the_tied_form_recovers_planted_head_weights_and_finds_nothing_in_noise():
+    rng = np.random.default_rng(0)
+    n, k, length = 300, 4, 5
+    neg_u0, ms = rng.normal(size=(n, length)), rng.uniform(0, 1, size=(n, k, length))
+    alpha = np.array([2.0, 0.0, 1.0, 0.5])
+    total = np.einsum("k,nkl->nl", alpha, ms)
+    y = 0.3 * neg_u0.sum(1) + total.sum(1) + 0.8 * (neg_u0 * total).sum(1) + rng.normal(0, 0.1, n)
+    qids = np.array([f"q{i // 5}" for i in range(n)])
+    train = np.arange(n) < 240
+    fit = TiedFit.fit(neg_u0[train], ms[train], y[train], qids[train])
+    assert np.corrcoef(fit.alpha_heads, alpha)[0, 1] > 0.99
+    assert pearson(fit.predict(neg_u0[~train], ms[~train]), y[~train]) > 0.95
+    noise = rng.normal(size=n)
+    null = TiedFit.fit(neg_u0[train], ms[train], noise[train], qids[train])
+    assert abs(pearson(null.predict(neg_u0[~train], ms[~train]), noise[~train])) < 0.2
