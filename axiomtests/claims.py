@@ -104,6 +104,8 @@ class Claim:
         passed = self.threshold.holds(point) and (control is None or control.beaten(better)) and not unmet
         if unmet:
             details = {"unmet": unmet, **details}
+        if self.extra:
+            details = {"parameters": dict(self.extra), **details}
         return ClaimResult(id=self.id, status="pass" if passed else "fail", value=point,
                            threshold=str(self.threshold), ci=iv.ci if iv else None, se=iv.se if iv else None,
                            unit=iv.unit if iv else None, n_units=iv.n if iv else None, paper_value=self.paper_value,

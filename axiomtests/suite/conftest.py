@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import NotComputable
-from circuits.stats import Interval
 
 
 @pytest.fixture(scope="session")
@@ -88,30 +87,19 @@ def spectrum(hooked_model, vocab_idf):
     return u0(hooked_model, reference=idf, mask=mask), mask
 
 
-PAPER_SHARE = 13 / 144  # matching heads in ms-marco-MiniLM-L-12-v2
-
-
-def split_queries(pairs, seed: int) -> tuple[list, list]:
-    qids = sorted({p.query_id for p in pairs})
-    rng = np.random.default_rng(seed)
-    half = set(rng.permutation(qids)[: len(qids) // 2].tolist())
-    return [p for p in pairs if p.query_id in half], [p for p in pairs if p.query_id not in half]
-
-
 @pytest.fixture(scope="session")
 def matching_heads(hooked_model, datasets, axiom_session):
     """(r on the selection half, r on the held-out half, the matching heads), TFC1 baselines."""
-    pairs = datasets["TFC1"][: 2 * axiom_session.pairs]
-    select, held_out = split_queries(pairs, axiom_session.seed)
     from circuits.matching import head_similarity_correlation
+    from circuits.roles import selection_half, top_matching
 
+    pairs = datasets["TFC1"][: 2 * axiom_session.pairs]
+    half = selection_half((p.query_id for p in pairs), axiom_session.seed)
+    select, held_out = [p for p in pairs if p.query_id in half], [p for p in pairs if p.query_id not in half]
     r_select = head_similarity_correlation(hooked_model, [p.query for p in select], [p.document for p in select])
     r_held = head_similarity_correlation(hooked_model, [p.query for p in held_out],
                                          [p.document for p in held_out])
-    k = max(1, round(PAPER_SHARE * r_select.size))
-    order = np.argsort(np.nan_to_num(r_select, nan=-np.inf), axis=None)[::-1][:k]
-    heads = sorted((int(i // r_select.shape[1]), int(i % r_select.shape[1])) for i in order)
-    return r_select, r_held, heads
+    return r_select, r_held, top_matching(r_select)
 
 
 def levels(pairs) -> dict[str, dict[int, tuple[str, str, str]]]:
@@ -124,24 +112,6 @@ def levels(pairs) -> dict[str, dict[int, tuple[str, str, str]]]:
         out[p.query_id].setdefault(p.level_baseline, (p.query, p.document, p.term))
         out[p.query_id][p.level_perturbed] = (p.query, p.perturbed, p.term)
     return dict(out)
-
-
-def saturation_ratio(gains: np.ndarray) -> float:
-    """Mean later gain (k=1..K) over the mean first gain (k=0→1) of ``[queries, K]`` per-step gains; NaN when
-    the first gain is not positive (then nothing saturates: the ratio is undefined, never a pass)."""
-    first = gains[:, 0].mean()
-    return float(gains[:, 1:].mean() / first) if first > 0 else float("nan")
-
-
-def saturation_unmet(first: Interval, ratio: float) -> str | None:
-    """Why a saturation ratio cannot pass, or None: the first gain must be positive beyond its CI (else there
-    is nothing to saturate), and later gains not negative on average (a falling curve is not a plateau)."""
-    if not first.low > 0:
-        return (f"the first occurrence does not raise the curve beyond noise: first gain {first.value:.3g}, "
-                f"95% CI [{first.low:.3g}, {first.high:.3g}]")
-    if ratio < 0:
-        return f"later occurrences lower the curve (ratio {ratio:.3g} < 0): a falling curve is not saturation"
-    return None
 
 
 def score(model, queries, docs) -> np.ndarray:
@@ -254,16 +224,6 @@ def plot_curve(axiom_session, axiom_report):
     return plot
 
 
-SCORING_CUT = 0.3  # the paper's "top 30% of causal importance" (§4.1)
-
-
-def heads_above_cut(effect: np.ndarray) -> list[tuple[int, int]]:
-    """Heads whose head→logit effect is at least ``SCORING_CUT`` of the top head's (none if no effect is > 0)."""
-    effect = np.nan_to_num(effect)
-    top = effect.max()
-    return sorted((int(l), int(h)) for l, h in zip(*np.nonzero(effect >= SCORING_CUT * top))) if top > 0 else []
-
-
 def kept_pairs(result) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(patched, baseline, perturbed, query ids) of the pairs a PatchResult kept after its δ-filter."""
     kept = result.estimate.kept
@@ -276,4 +236,6 @@ def kept_pairs(result) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 @pytest.fixture(scope="session")
 def scoring_heads(path_to_logit) -> list[tuple[int, int]]:
     """Relevance scoring heads by role: TFC1 head→logit effect above 30% of the top head's (paper §4.1)."""
+    from circuits.roles import heads_above_cut
+
     return heads_above_cut(path_to_logit["TFC1"].effect)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS
-from axiomtests.suite.conftest import deltas, levels, saturation_ratio, saturation_unmet, score
+from axiomtests.suite.conftest import deltas, levels, score
+from circuits.saturation import saturation_ratio, saturation_unmet
 from circuits.stats import group_bootstrap
 
 

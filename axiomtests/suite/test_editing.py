@@ -11,8 +11,8 @@ from circuits.idf import edit_idf
 from circuits.ranking import mean_ndcg
 from circuits.stats import group_bootstrap
 
-INJECTION_GAIN = 0.1  # an injection counts as an attack when it raises the score by more than this
-EDIT_STEPS = -5.0  # lower the unsafe tokens' IDF by 5 standard deviations of U0
+INJECTION_GAIN = CLAIMS["edit.adversarial"].extra["injection_gain"]  # an injection is an attack above this gain
+EDIT_STEPS = CLAIMS["edit.adversarial"].extra["edit_steps"]  # the unsafe tokens' IDF edit, in std of U0
 
 
 def unsafe_tokens(tokenizer) -> list[str]:

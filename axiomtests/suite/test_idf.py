@@ -11,7 +11,7 @@ from axiomtests.suite.conftest import deltas
 from circuits.idf import edit_idf
 from circuits.stats import group_bootstrap
 
-EDIT_STEPS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)  # IDF edits in standard deviations of U0
+EDIT_STEPS = tuple(CLAIMS["idf.u0_edit"].extra["edit_steps"])  # IDF edits in standard deviations of U0
 
 
 @pytest.mark.claim("idf.u0")

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS, Control
-from axiomtests.suite.conftest import levels, saturation_ratio, saturation_unmet
+from axiomtests.suite.conftest import levels
 from circuits.controls import matched_head_sets, percentile_rank
 from circuits.matching import attention_to_positions
+from circuits.saturation import saturation_ratio, saturation_unmet
 from circuits.stats import group_bootstrap
 
 

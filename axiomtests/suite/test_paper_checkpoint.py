@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from circuits.roles import top_senders
+
 PAPER_CHECKPOINT = "cross-encoder/ms-marco-MiniLM-L-12-v2"
 RSH = [(10, 1), (10, 4), (10, 7), (10, 10)]
 QCH = [(8, 10), (9, 11)]
@@ -30,15 +32,9 @@ def paper(hooked_model, axiom_session):  # came only after the session's dataset
     return hooked_model
 
 
-def top_heads(effect: np.ndarray, k: int, exclude=()) -> list[tuple[int, int]]:
-    """The ``k`` heads with the largest effect, ``exclude`` left out."""
-    order = (tuple(int(i) for i in np.unravel_index(i, effect.shape)) for i in np.argsort(-effect, axis=None))
-    return sorted([h for h in order if h not in set(exclude)][:k])
-
-
 def test_paper_scoring_heads_are_the_top_four(paper, path_to_logit):
     effect = np.nan_to_num(path_to_logit["TFC1"].effect)
-    assert top_heads(effect, 4) == RSH, (f"top-4 TFC1 head→logit heads {top_heads(effect, 4)}, paper RSH {RSH}; "
+    assert sorted(top_senders(effect, 4)) == RSH, (f"top-4 TFC1 head→logit heads {top_senders(effect, 4)}, paper RSH {RSH}; "
                                          f"effects {[round(float(effect[h]), 3) for h in RSH]}")
 
 
@@ -75,7 +71,7 @@ def test_paper_contextualisation_heads_are_the_top_two_senders(paper, patching_s
 
     pairs, aligned = patching_sets["TFC1"]
     effect = np.nan_to_num(path_patch(paper, aligned, receivers=RSH, receiver_input="v").effect)
-    top = top_heads(effect, 2, exclude=RSH + MH)
+    top = sorted(top_senders(effect, 2, exclude=RSH + MH))
     assert top == QCH, f"top-2 senders into the RSH values (RSH, MH excluded): {top}, paper QCH {QCH}"
     r = query_token_attention(paper, [p.query for p in pairs], [p.document for p in pairs], QCH, vocab_idf[0], "query")
     assert r["8.10"] == pytest.approx(0.781, abs=0.1) and r["9.11"] == pytest.approx(0.829, abs=0.1), (

@@ -11,25 +11,14 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS, Control, NotComputable
-from axiomtests.suite.conftest import heads_above_cut, kept_pairs
+from axiomtests.suite.conftest import kept_pairs
 from circuits.matching import idf_correlations, received_attention
+from circuits.roles import held_out_concentration, selection_half, top_senders
 from circuits.stats import group_bootstrap, ratio_of_means
 
 
 def names(heads) -> list[str]:
     return [f"{layer}.{head}" for layer, head in heads]
-
-
-def held_out_concentration(effect_select: np.ndarray, effect_measure: np.ndarray, late_from: int) -> float:
-    """Of the heads above the cut on the selection map, those in layers ≥ ``late_from``: the share of the
-    measurement map's total positive effect they carry, minus the share a flat map would give them
-    (``selected / all heads``). NaN without a selected head or a positive effect."""
-    heads = heads_above_cut(effect_select)
-    measure = np.nan_to_num(effect_measure)
-    positive = measure[measure > 0].sum()
-    if not heads or positive <= 0:
-        return float("nan")
-    return float(sum(measure[h] for h in heads if h[0] >= late_from) / positive - len(heads) / measure.size)
 
 
 def map_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -46,7 +35,7 @@ def test_few_late_heads_carry_the_signal_to_the_logit(hooked_model, path_to_logi
     kept = {axiom: kept_pairs(path_to_logit[axiom]) for axiom in ("TFC1", "STMC1")}
     patched, base, pert, qids = (np.concatenate([kept[a][k] for a in kept]) for k in range(4))
     axis = np.concatenate([np.full(len(kept[a][0]), n) for n, a in enumerate(kept)])
-    select = set(split_queries_ids(qids, axiom_session.seed))
+    select = selection_half(qids, axiom_session.seed)
     in_select = np.array([q in select for q in qids])
     late_from = hooked_model.cfg.n_layers // 2
 
@@ -68,12 +57,6 @@ def test_few_late_heads_carry_the_signal_to_the_logit(hooked_model, path_to_logi
         scoring_heads=names(scoring_heads), layers=sorted({l for l, _ in scoring_heads}),
         share_of_heads=len(scoring_heads) / result.effect.size, pairs=result.n_pairs, dropped=result.n_dropped,
         top=[{"head": label, "effect": e} for label, e in result.top(8)]))
-
-
-def split_queries_ids(qids, seed: int) -> list[str]:
-    """The selection half of the distinct query ids (seeded); the rest is measured."""
-    unique = sorted(set(map(str, qids)))
-    return np.random.default_rng(seed).permutation(unique)[: len(unique) // 2].tolist()
 
 
 @pytest.mark.claim("rsh.tfc1_vs_stmc1")
@@ -156,10 +139,7 @@ def test_contextualisation_heads_attend_to_high_idf_tokens(hooked_model, patchin
     pairs, aligned_pairs = patching_sets["TFC1"]
     result = path_patch(hooked_model, aligned_pairs, receivers=receivers, receiver_input="v",
                         seed=axiom_session.seed)
-    effect = np.nan_to_num(np.asarray(result.effect, float))
-    excluded = set(matching_heads[2]) | set(scoring_heads)
-    order = [tuple(int(i) for i in np.unravel_index(i, effect.shape)) for i in np.argsort(-effect, axis=None)]
-    qch = [h for h in order if h not in excluded and effect[h] > 0][:2]
+    qch = top_senders(result.effect, 2, exclude=set(matching_heads[2]) | set(scoring_heads))
     if not qch:
         raise NotComputable("no head outside the matching and scoring heads sends a positive effect to the scoring "
                           "heads' values")

@@ -102,8 +102,8 @@ def test_a_flip_within_noise_is_undecided_and_names_the_sample_that_would_decide
     on_threshold = judge(result("axiom.tfc1", 0.74, se=0.05), claim, baseline_with(result("axiom.tfc1", 0.76, se=0.05)))
     assert on_threshold.outcome == "undecided" and "does not exceed the tolerance" in on_threshold.message
     groups = CLAIMS["semantic_bm.generalization"]
-    flip = judge(result("semantic_bm.generalization", 0.3, se=0.1, unit="query-length group"), groups,
-                 baseline_with(result("semantic_bm.generalization", 0.6, se=0.1, unit="query-length group")), 64)
+    flip = judge(result("semantic_bm.generalization", -0.05, se=0.1, unit="query-length group"), groups,
+                 baseline_with(result("semantic_bm.generalization", 0.1, se=0.1, unit="query-length group")), 64)
     assert flip.outcome == "undecided" and "does not add query-length groups" in flip.message
 
 
@@ -116,7 +116,7 @@ def test_errors_always_fail_and_regress_where_the_baseline_passed():
 
 
 def test_compare_flags_regressions_errors_and_claims_not_run():
-    a = baseline_with(result("axiom.tfc1", 0.9), result("idf.u0", -0.7), result("mh.length", 0.9))
+    a = baseline_with(result("axiom.tfc1", 0.9), result("idf.u0", -0.7), result("mh.length", 0.97))
     b = baseline_with(result("axiom.tfc1", 0.6), result("idf.u0", -0.72), CLAIMS["mh.length"].error("no heads"))
     c = baseline_with(result("axiom.tfc1", 0.9))
     table, regressions = compare([a, b, c], ["old", "new", "part"])
