@@ -23,9 +23,10 @@ def _run(args: argparse.Namespace) -> int:
             f"--axiom-report-dir={args.out}", f"--axiom-seed={args.seed}", f"--axiom-pairs={args.pairs}",
             f"--axiom-device={args.device}", f"--axiom-score={args.score}", f"--axiom-findings={args.findings}"]
     for flag, value in (("--checkpoint", args.checkpoint), ("--axiom-tokenizer", args.tokenizer),
-                        ("--axiom-revision", args.revision), ("--axiom-corpus", args.corpus)):
+                        ("--axiom-revision", args.revision)):
         if value:
             argv.append(f"{flag}={value}")
+    argv += [f"--axiom-corpus={corpus}" for corpus in args.corpus or ()]
     if args.allow_pickle:
         argv.append("--axiom-allow-pickle")
     if args.nulls:
@@ -50,8 +51,7 @@ def _run_null(args: argparse.Namespace) -> Path:
     null = random_init_like(source, out / "null-model", seed=args.seed)
     argv = [sys.executable, "-m", "axiomtests.cli", "run", f"--checkpoint={null}", f"--out={out / 'null'}",
             f"--seed={args.seed}", f"--pairs={args.pairs}", f"--device={args.device}", f"--score={args.score}"]
-    if args.corpus:
-        argv.append(f"--corpus={args.corpus}")
+    argv += [f"--corpus={corpus}" for corpus in args.corpus or ()]
     logging.getLogger("axiomtests").info("null model: the suite on a random initialisation of %s", source)
     subprocess.run(argv + ["--", *args.pytest_args], check=False)
     report = out / "null" / "report.json"

@@ -202,13 +202,20 @@ def mismatches(baseline: dict[str, Any], run: dict[str, Any]) -> list[str]:
     return out
 
 
-def run_fields(seed: int, pairs: int, corpus: str | None) -> dict[str, Any]:
+def run_fields(seed: int, pairs: int, corpora: Sequence[str] | str | None) -> dict[str, Any]:
     """The comparable fields a run knows from its options alone (before anything is loaded)."""
-    return {"seed": seed, "pairs": pairs, "corpus": corpus_label(corpus), "claims registry": REGISTRY_VERSION}
+    return {"seed": seed, "pairs": pairs, "corpus": corpus_label(corpora), "claims registry": REGISTRY_VERSION}
 
 
-def corpus_label(corpus: str | None) -> str:
-    return corpus or "default"
+def corpus_label(corpora: Sequence[str] | str | None) -> str:
+    """``default``, the base corpus, or ``base+extra+…`` when SemanticBM has extra corpora.
+
+    >>> corpus_label(None), corpus_label(["beir/scifact"]), corpus_label(("a", "b"))
+    ('default', 'beir/scifact', 'a+b')
+    """
+    if isinstance(corpora, str):
+        return corpora
+    return "+".join(corpora) if corpora else "default"
 
 
 def incomparable_message(lines: Sequence[str], baseline_path: str) -> str:

@@ -82,5 +82,7 @@ def add_run_options(addoption: AddOption, prefix: str = "axiom-") -> None:
     addoption(f"--{prefix}pairs", metavar="N", default=64, type=parse_positive_int,
               help="Sample size of every check: N TFC1/STMC1 pairs per stratum, N·50/64 TFC2/LNC1 queries, N "
                    "patching pairs (see the README for what each claim needs). Default: %(default)r")
-    addoption(f"--{prefix}corpus", metavar="SOURCE", default=None,
-              help="Base corpus: a BEIR folder or an ir_datasets id. Default: the embedded TREC RAG 2024 sample")
+    addoption(f"--{prefix}corpus", metavar="SOURCE", default=None, action="append",
+              help="Base corpus: a BEIR folder or an ir_datasets id. Default: the embedded TREC RAG 2024 sample. "
+                   "Repeat it to add corpora to SemanticBM's generalisation (App. G): their passages join the "
+                   "query-length groups, and each corpus gets a row of the per-dataset table")

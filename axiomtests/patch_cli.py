@@ -115,7 +115,8 @@ def _dataset_records(args: argparse.Namespace, model: Any, checkpoint: str) -> t
     if not (tokenizer_dir / "tokenizer_config.json").exists():  # a hub id: keep a stable copy, so the cache hits
         tokenizer_dir = cache_dir() / "tokenizers" / model.weights_sha256()[:16]
         model.tokenizer.save_pretrained(tokenizer_dir)
-    folder = ensure_datasets(seed=args.seed, source=args.corpus, tokenizer_dir=tokenizer_dir)
+    source = args.corpus[0] if args.corpus else None  # the base corpus (extra ones only feed SemanticBM)
+    folder = ensure_datasets(seed=args.seed, source=source, tokenizer_dir=tokenizer_dir)
     axiom = args.dataset.upper()
     pairs = load_pairs(folder, axiom, tokenizer=model.tokenizer, validate=False)
     files = load_manifest(folder)["files"]

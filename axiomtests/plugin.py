@@ -57,7 +57,7 @@ class AxiomSession:
     seed: int
     pairs: int
     report_dir: str | None
-    corpus: str | None
+    corpora: tuple[str, ...]  # --axiom-corpus values: the base corpus first, then SemanticBM's extra corpora
     baseline: str | None
     claims: tuple[str, ...] | None
     paper_checkpoint: bool
@@ -75,9 +75,14 @@ class AxiomSession:
         return cls(checkpoint=get("checkpoint"), tokenizer=get("axiom_tokenizer"), revision=get("axiom_revision"),
                    allow_pickle=get("axiom_allow_pickle"), device=get("axiom_device"), score=get("axiom_score"),
                    seed=get("axiom_seed"), pairs=get("axiom_pairs"), report_dir=get("axiom_report_dir"),
-                   corpus=get("axiom_corpus"), baseline=get("axiom_baseline"), claims=get("axiom_claims"),
+                   corpora=tuple(get("axiom_corpus") or ()), baseline=get("axiom_baseline"), claims=get("axiom_claims"),
                    paper_checkpoint=get("axiom_paper_checkpoint"), findings=get("axiom_findings"),
                    allow_incomparable=get("axiom_allow_incomparable"), null=get("axiom_null_report"))
+
+    @property
+    def corpus(self) -> str | None:
+        """The base corpus (None: the embedded default)."""
+        return self.corpora[0] if self.corpora else None
 
     def resolved_checkpoint(self) -> str:
         """The checkpoint under test: ``--checkpoint`` or the embedded default (built on first use)."""
@@ -167,7 +172,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config._axiom_session = axiom = AxiomSession.from_config(config)  # type: ignore[attr-defined]
     try:
-        axiom.check_comparable(run_fields(axiom.seed, axiom.pairs, axiom.corpus))
+        axiom.check_comparable(run_fields(axiom.seed, axiom.pairs, axiom.corpora))
     except AxiomError as exc:  # an unreadable baseline
         raise pytest.UsageError(str(exc)) from None
     config.addinivalue_line("markers", "claim(id): the test checks this claim of the registry")

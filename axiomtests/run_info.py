@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Sequence
 from typing import Any
 
 from circuits.model import HookedCrossEncoder
@@ -17,7 +18,8 @@ def checkpoint_info(model: HookedCrossEncoder) -> dict[str, Any]:
             "score": model.score_mode, "max_length": cfg.max_length, "weights_sha256": model.weights_sha256()}
 
 
-def environment_info(device: str, seed: int, pairs: int, corpus: str | None = None) -> dict[str, Any]:
+def environment_info(device: str, seed: int, pairs: int, corpus: Sequence[str] | str | None = None
+                     ) -> dict[str, Any]:
     """Versions and settings that a result depends on (nothing time-dependent)."""
     import numpy
     import torch
@@ -35,4 +37,4 @@ def environment_info(device: str, seed: int, pairs: int, corpus: str | None = No
 def new_report(session: Any, model: HookedCrossEncoder) -> Report:
     """A Report for ``model`` run under ``session`` (an AxiomSession)."""
     return Report(checkpoint=checkpoint_info(model), environment=environment_info(session.device, session.seed,
-                                                                                     session.pairs, session.corpus))
+                                                                                     session.pairs, session.corpora))

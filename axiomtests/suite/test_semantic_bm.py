@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -29,14 +30,42 @@ def query_length(tokenizer, query: str) -> int:
     return len(tokenizer(query, add_special_tokens=False)["input_ids"])
 
 
+@dataclass(frozen=True)
+class Source:
+    """One corpus of the SemanticBM study: its label, the BM25 statistics of its collection, its judgements."""
+
+    label: str
+    bm25: BM25
+    qrels: dict[str, dict[str, int]]
+
+
 @pytest.fixture(scope="module")
-def groups(hooked_model, corpus, axiom_session) -> dict[int, list]:
-    """Base pairs by query token length, each group capped (seeded, whole queries) at 2 × --axiom-pairs."""
+def sources(corpus, axiom_session) -> dict[str, tuple[Source, list]]:
+    """label → (Source, base pairs): the base corpus (ids as they are), then each extra ``--axiom-corpus`` (ids
+    prefixed with ``label/`` so that queries of different corpora never merge)."""
+    from dataclasses import replace
+
+    from axiomtests.corpus import load_source
     from axiomtests.perturb import base_set
 
+    out = {}
+    for n, loaded in enumerate([corpus] + [load_source(spec) for spec in axiom_session.corpora[1:]]):
+        label = loaded.name if loaded.name not in out else f"{loaded.name}#{n}"
+        prefix = f"{label}/" if n else ""
+        pairs = [replace(p, query_id=prefix + p.query_id, doc_id=prefix + p.doc_id) for p in base_set(loaded)]
+        qrels = {prefix + q: {prefix + d: r for d, r in judged.items()} for q, judged in loaded.qrels.items()}
+        out[label] = (Source(label, BM25(analyze(text) for text in loaded.docs.values()), qrels), pairs)
+    return out
+
+
+@pytest.fixture(scope="module")
+def groups(hooked_model, sources, axiom_session) -> dict[int, list]:
+    """Base pairs of every corpus by query token length, each group capped (seeded, whole queries) at
+    2 × --axiom-pairs."""
     by_length: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for pair in base_set(corpus):
-        by_length[query_length(hooked_model.tokenizer, pair.query)][pair.query_id].append(pair)
+    for _, pairs in sources.values():
+        for pair in pairs:
+            by_length[query_length(hooked_model.tokenizer, pair.query)][pair.query_id].append(pair)
     rng = np.random.default_rng(axiom_session.seed)
     out = {}
     for length, queries in sorted(by_length.items()):
@@ -75,13 +104,14 @@ def circuit_features(model, pairs, heads, neg_u0: np.ndarray, batch_size: int = 
     return np.concatenate(us), np.concatenate(xs), np.concatenate(ys)
 
 
-def bm25_scores(analyzed: list[tuple[list[str], list[str]]], collection_bm25: BM25, k1: float, b: float
+def bm25_scores(analyzed: list[tuple[list[str], list[str]]], collections: list[BM25], k1: float, b: float
                 ) -> np.ndarray:
-    scorer = collection_bm25.with_params(k1, b)
-    return np.array([scorer.score(query, doc) for query, doc in analyzed])
+    """BM25 of each analysed (query, document), with the statistics of the pair's own collection."""
+    scorers = {id(c): c.with_params(k1, b) for c in collections}
+    return np.array([scorers[id(c)].score(query, doc) for (query, doc), c in zip(analyzed, collections)])
 
 
-def evaluate_group(model, pairs, heads, neg_u0, collection_bm25, corpus, seed: int) -> tuple[dict, dict]:
+def evaluate_group(model, pairs, heads, neg_u0, source_of, seed: int) -> tuple[dict, dict]:
     """Out-of-fold Pearson/Spearman/nDCG@10 of SemanticBM (the paper's tied form and the relaxed one), tuned
     BM25 and random features for one group, and the out-of-fold predictions (for the query bootstrap)."""
     u, ms, y = circuit_features(model, pairs, heads, neg_u0)
@@ -99,7 +129,8 @@ def evaluate_group(model, pairs, heads, neg_u0, collection_bm25, corpus, seed: i
     relaxed, _ = cross_fitted(ridge(x), qids, FOLDS, seed)
     analyzed = [(analyze(p.query), analyze(p.document)) for p in pairs]
     grid = [(k1, b) for k1 in K1_GRID for b in B_GRID]
-    grid_scores = np.array([bm25_scores(analyzed, collection_bm25, k1, b) for k1, b in grid])
+    collections = [source_of(p).bm25 for p in pairs]
+    grid_scores = np.array([bm25_scores(analyzed, collections, k1, b) for k1, b in grid])
     chosen: list[tuple[float, float]] = []
 
     def bm25(train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -115,25 +146,49 @@ def evaluate_group(model, pairs, heads, neg_u0, collection_bm25, corpus, seed: i
     for name, pred in predictions.items():
         row[f"pearson_{name}"] = pearson(pred, y)
         row[f"spearman_{name}"] = spearman(pred, y)
+    pair_of = {p.query_id: p for p in pairs}
     for name, pred in (("cross_encoder", y), *predictions.items()):
         run: dict[str, dict[str, float]] = defaultdict(dict)
         for pair, value in zip(pairs, pred):
             run[pair.query_id][pair.doc_id] = float(value)
-        judged = {q: corpus.qrels.get(q, {}) for q in run}
+        judged = {q: source_of(pair_of[q]).qrels.get(q, {}) for q in run}
         row[f"ndcg10_{name}"] = mean_ndcg(run, judged) if any(judged.values()) else float("nan")
     return row, {"y": y, "query_ids": qids, **predictions}
 
 
 @pytest.fixture(scope="module")
-def evaluated(hooked_model, groups, matching_heads, spectrum, corpus, axiom_session, axiom_report):
-    collection = BM25(analyze(text) for text in corpus.docs.values())
+def evaluated(hooked_model, groups, sources, matching_heads, spectrum, axiom_session, axiom_report):
     heads = matching_heads[2]
-    out = {length: evaluate_group(hooked_model, pairs, heads, -spectrum[0].u0, collection, corpus, axiom_session.seed)
+    label_of = {p.query_id: label for label, (_, pairs) in sources.items() for p in pairs}
+
+    def source_of(pair) -> Source:
+        return sources[label_of[pair.query_id]][0]
+
+    out = {length: evaluate_group(hooked_model, pairs, heads, -spectrum[0].u0, source_of, axiom_session.seed)
            for length, pairs in groups.items()}
     axiom_report.sections["SemanticBM by query length"] = [
         {"query_tokens": k, **{key: v for key, v in row.items() if key != "bm25_k1_b_per_fold"}}
         for k, (row, _) in out.items()]
+    if len(sources) > 1:
+        axiom_report.sections["SemanticBM by dataset"] = by_dataset(out, label_of)
     return out
+
+
+def by_dataset(evaluated: dict, label_of: dict[str, str]) -> list[dict]:
+    """Per corpus: the median, over the query-length groups holding at least 10 of its pairs, of the out-of-fold
+    Pearson r of each predictor on that corpus's pairs (the paper's per-dataset view of App. G)."""
+    rows = []
+    for label in dict.fromkeys(label_of.values()):
+        per_group: dict[str, list[float]] = defaultdict(list)
+        for _, pred in evaluated.values():
+            mine = np.array([label_of[q] == label for q in pred["query_ids"]])
+            if mine.sum() < 10:
+                continue
+            for name in ("semantic_bm", "semantic_bm_relaxed", "bm25", "random"):
+                per_group[name].append(pearson(pred[name][mine], pred["y"][mine]))
+        rows.append({"dataset": label, "groups": len(per_group.get("bm25", [])),
+                     **{f"median_pearson_{name}": float(np.nanmedian(v)) for name, v in per_group.items()}})
+    return rows
 
 
 @pytest.mark.claim("semantic_bm.fit")

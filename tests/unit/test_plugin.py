@@ -45,6 +45,15 @@ def test_checkpoint_runs_the_suite_and_reports_identically(checkpoints, pytester
     assert b'"foundation.faithful_eager"' in outputs[0] and b'"score": "diff"' in outputs[0]
 
 
+def test_several_corpora_are_recorded_as_one_comparable_label(checkpoints, pytester, beir_folder):
+    result = pytester.runpytest_subprocess("--checkpoint", str(checkpoints[1]), "--axiom-corpus", str(beir_folder),
+                                           "--axiom-corpus", "beir/scifact/test", "--axiom-report-dir", "out",
+                                           "-p", "no:cacheprovider", "-k", "scores_equal_plain_hugging_face")
+    result.assert_outcomes(passed=2)
+    environment = json.loads((pytester.path / "out" / "report.json").read_text())["environment"]
+    assert environment["corpus"] == f"{beir_folder}+beir/scifact/test"
+
+
 def unloadable(kind: str, good, folder):
     """A checkpoint folder that cannot be loaded: ``missing``, ``pickle`` (only pytorch_model.bin) or
     ``remote_code`` (an auto_map config)."""

@@ -61,3 +61,21 @@ def test_the_tied_form_recovers_planted_head_weights_and_finds_nothing_in_noise(
     noise = rng.normal(size=n)
     null = TiedFit.fit(neg_u0[train], ms[train], noise[train], qids[train])
     assert abs(pearson(null.predict(neg_u0[~train], ms[~train]), noise[~train])) < 0.2
+
+
+def test_each_corpus_gets_a_row_of_out_of_fold_correlations():
+    from axiomtests.gate import corpus_label, run_fields
+    from axiomtests.suite.test_semantic_bm import by_dataset
+
+    rng = np.random.default_rng(1)
+    qids = [f"q{i // 4}" for i in range(40)] + [f"scifact/q{i // 4}" for i in range(40)]
+    label_of = {q: ("scifact" if q.startswith("scifact/") else "base") for q in qids}
+    y = rng.normal(size=80)
+    pred = {"y": y, "query_ids": qids, "semantic_bm": y + rng.normal(0, 0.3, 80),
+            "semantic_bm_relaxed": y + rng.normal(0, 0.5, 80), "bm25": rng.normal(size=80),
+            "random": rng.normal(size=80)}
+    rows = by_dataset({5: ({}, pred), 6: ({}, pred)}, label_of)
+    assert [r["dataset"] for r in rows] == ["base", "scifact"] and all(r["groups"] == 2 for r in rows)
+    assert all(r["median_pearson_semantic_bm"] > 0.8 > abs(r["median_pearson_random"]) for r in rows)
+    assert corpus_label(("base", "beir/scifact")) == "base+beir/scifact"
+    assert run_fields(0, 64, ["a", "b"])["corpus"] != run_fields(0, 64, ["a"])["corpus"] == "a"
