@@ -157,6 +157,30 @@ def load_claims(text: str | None = None) -> dict[str, Claim]:
 
 
 CLAIMS = load_claims()
+USER_CLAIMS: set[str] = set()  # ids registered through the pytest_axiomtests_claims hook
+
+
+def register_claims(text: str) -> list[str]:
+    """Add user claims (TOML ``[[claim]]`` tables) to ``CLAIMS``; an id that exists already is refused."""
+    claims = load_claims(text)
+    taken = sorted(set(claims) & (set(CLAIMS) - USER_CLAIMS))
+    if taken:
+        raise ClaimConfigError(f"user claims {taken} reuse built-in claim ids: give them ids of their own "
+                               "(e.g. 'team.<name>')")
+    CLAIMS.update(claims)
+    USER_CLAIMS.update(claims)
+    return sorted(claims)
+
+
+def claim_of(result: ClaimResult) -> Claim | None:
+    """The registered claim of a result, else one rebuilt from the result itself (a user claim read back
+    without its conftest: threshold from the report, the default tolerance)."""
+    if result.id in CLAIMS:
+        return CLAIMS[result.id]
+    if not result.threshold:
+        return None
+    return Claim(id=result.id, statement=result.statement, provenance=result.provenance, metric="",
+                 threshold=Threshold.parse(result.threshold), why="")
 
 
 def _gate_alpha(data: dict[str, Any]) -> float:

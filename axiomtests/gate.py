@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from axiomtests.claims import CLAIMS, GATE_ALPHA, REGISTRY_VERSION, Claim
+from axiomtests.claims import CLAIMS, GATE_ALPHA, REGISTRY_VERSION, Claim, claim_of
 from circuits.report import ClaimResult, Report
 
 SCALING_UNITS = ("query", "pair", "attack")
@@ -238,8 +238,8 @@ def compare(reports: Sequence[Report], names: Sequence[str]) -> tuple[str, list[
     rows, regressions = [], []
     pairs = [r.environment.get("pairs") for r in reports]
     for claim_id in ids:
-        claim = CLAIMS.get(claim_id)
         first = _find(reports[0], claim_id)
+        claim = CLAIMS.get(claim_id) or (claim_of(first) if first is not None else None)
         row = [claim_id, str(claim.threshold) if claim else ""]
         for name, report, n in zip(names, reports, pairs):
             current = _find(report, claim_id)

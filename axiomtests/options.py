@@ -47,15 +47,23 @@ def parse_device(value: str) -> str:
 
 
 def parse_claim_selection(value: str) -> tuple[str, ...]:
+    """``'axiom.*, idf.u0'`` → the patterns (checked against the registry, user claims included, at configure)."""
+    parts = tuple(p.strip() for p in value.split(",") if p.strip())
+    if not parts:
+        raise argparse.ArgumentTypeError("no claim pattern given: pass e.g. 'axiom.*,idf.u0'")
+    return parts
+
+
+def unmatched_claim_patterns(parts: tuple[str, ...]) -> str | None:
+    """Why a selection names no claim of the registry, or None."""
     from fnmatch import fnmatch
 
     from axiomtests.claims import CLAIMS
 
-    parts = tuple(p.strip() for p in value.split(",") if p.strip())
     for part in parts:
         if not any(fnmatch(claim_id, part) for claim_id in CLAIMS):
-            raise argparse.ArgumentTypeError(f"{part!r} matches no claim; claims: {', '.join(sorted(CLAIMS))}")
-    return parts
+            return f"--axiom-claims: {part!r} matches no claim; claims: {', '.join(sorted(CLAIMS))}"
+    return None
 
 
 def add_model_options(addoption: AddOption, prefix: str = "axiom-") -> None:

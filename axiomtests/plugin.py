@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from axiomtests.options import add_model_options, add_run_options, parse_claim_selection
+from axiomtests.options import add_model_options, add_run_options, parse_claim_selection, unmatched_claim_patterns
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -165,11 +165,26 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     early_config._inicache.clear()  # type: ignore[attr-defined]
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from axiomtests import hookspec
+
+    pluginmanager.add_hookspecs(hookspec)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    from axiomtests.claims import CLAIMS
+    from axiomtests.claims import CLAIMS, register_claims
     from axiomtests.gate import run_fields
     from circuits.errors import AxiomError
 
+    for text in config.hook.pytest_axiomtests_claims(config=config):
+        try:
+            register_claims(text)
+        except AxiomError as exc:
+            raise pytest.UsageError(f"pytest_axiomtests_claims: {exc}") from None
+    selection = config.getoption("axiom_claims")
+    unmatched = unmatched_claim_patterns(selection) if selection else None
+    if unmatched:
+        raise pytest.UsageError(unmatched)
     config._axiom_session = axiom = AxiomSession.from_config(config)  # type: ignore[attr-defined]
     try:
         axiom.check_comparable(run_fields(axiom.seed, axiom.pairs, axiom.corpora))

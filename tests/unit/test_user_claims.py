@@ -1,0 +1,75 @@
+"""A claim of the user's own, registered from a conftest: it runs, gates, reports and compares like ours."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from axiomtests.cli import main
+
+pytest_plugins = ("pytester",)
+
+CONFTEST = '''
+def pytest_axiomtests_claims(config):
+    return """
+    [[claim]]
+    id = "team.cls_reads_document"
+    statement = "[CLS] attends to the document in the last layer"
+    provenance = "our model card, section 3"
+    metric = "mean last-layer [CLS]→document attention over heads, bootstrap over pairs"
+    threshold = ">= 0.01"
+    why = "a reranker must read the document"
+    """
+'''
+
+MEASURE = '''
+import pytest
+from axiomtests.claims import CLAIMS
+from circuits.matching import segments
+from circuits.stats import group_bootstrap
+
+@pytest.mark.claim("team.cls_reads_document")
+def test_cls_reads_the_document(hooked_model, axiom_session, check_claim):
+    batch = hooked_model.tokenize(["what is bm25", "search model", "rank query"],
+                                  ["bm25 is a ranking function", "the model scores documents", "query term"])
+    last = hooked_model.cfg.n_layers - 1
+    _, cache = hooked_model.run_with_cache(batch, [f"blocks.{last}.attn.hook_pattern"])
+    doc = segments(hooked_model, batch).doc
+    read = (cache["pattern", last][:, :, 0] * doc[:, None]).sum(-1).mean(1).numpy()
+    value = group_bootstrap(lambda i: float(read[i].mean()), range(3), unit="pair", seed=axiom_session.seed)
+    check_claim(CLAIMS["team.cls_reads_document"].result(value))
+'''
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_checkpoint):
+    """Built before the pytester test (see tests/unit/test_plugin.py: checkpoints)."""
+    return tiny_checkpoint("bert")
+
+
+def test_a_user_claim_runs_gates_reports_and_compares(checkpoint, tiny_beir, pytester, capsys):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_team=MEASURE)
+    common = ["--checkpoint", str(checkpoint), "--axiom-corpus", str(tiny_beir), "--axiom-claims", "team.*",
+              "-p", "no:cacheprovider", "-m", "team_cls_reads_document", "test_team.py"]
+    first = pytester.runpytest_subprocess(*common, "--axiom-report-dir", "a")
+    first.assert_outcomes(passed=1)
+    report = json.loads((pytester.path / "a" / "report.json").read_text())
+    claim = {c["id"]: c for c in report["claims"]}["team.cls_reads_document"]
+    assert claim["status"] == "pass" and claim["threshold"] == ">= 0.01" and claim["unit"] == "pair"
+    assert "team.cls_reads_document" in (pytester.path / "a" / "report.md").read_text()
+    gated = pytester.runpytest_subprocess(*common, "--axiom-report-dir", "b", "--axiom-baseline", "a/report.json")
+    gated.assert_outcomes(passed=1)
+    assert json.loads((pytester.path / "b" / "report.json").read_text())["claims"][0]["details"]["gate"][
+        "outcome"] == "ok"
+    assert main(["compare", str(pytester.path / "a" / "report.json"), str(pytester.path / "b" / "report.json"),
+                 "--fail-on-regression"]) == 0
+    assert "| team.cls_reads_document | >= 0.01 " in capsys.readouterr().out
+
+
+def test_a_user_claim_may_not_reuse_a_built_in_id(pytester):
+    pytester.makeconftest(CONFTEST.replace("team.cls_reads_document", "idf.u0"))
+    result = pytester.runpytest_subprocess("--collect-only", "-p", "no:cacheprovider")
+    result.stderr.fnmatch_lines(["*reuse built-in claim ids*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
