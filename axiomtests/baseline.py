@@ -66,8 +66,27 @@ def _pooled(results: Sequence[ClaimResult | None]) -> ClaimResult:
     se = spread * math.sqrt(1 + 1 / len(values))
     mean = float(values.mean())
     pooled = claim.result(mean)
-    return replace(pooled, ci=(mean - Z95 * se, mean + Z95 * se), se=se, unit=with_values[0].unit,
-                   n_units=with_values[0].n_units,
-                   details={"pooled": {"runs": len(values), "values": values.tolist(), "between_retrain_sd": spread,
-                                       "run_se": [r.se for r in with_values],
-                                       "statuses": [r.status for r in with_values]}})
+    details: dict = {"pooled": {"runs": len(values), "values": values.tolist(), "between_retrain_sd": spread,
+                                "run_se": [r.se for r in with_values], "statuses": [r.status for r in with_values]}}
+    control = _pooled_control([r.control for r in with_values if r.control])
+    unmet = [r.details["unmet"] for r in with_values if r.details.get("unmet")]
+    status = pooled.status
+    if control is not None and not control["beaten"]:
+        status = "fail"
+    if 2 * len(unmet) > len(with_values):
+        status, details["unmet"] = "fail", f"in {len(unmet)} of {len(with_values)} runs: {unmet[0]}"
+    return replace(pooled, status=status, control=control, ci=(mean - Z95 * se, mean + Z95 * se), se=se,
+                   unit=with_values[0].unit, n_units=with_values[0].n_units, details=details)
+
+
+def _pooled_control(controls: Sequence[dict]) -> dict | None:
+    """The runs' controls pooled like their values: mean control and difference, the difference's retrain
+    interval; beaten when most runs beat their control."""
+    if not controls:
+        return None
+    diffs = np.array([c["difference"] for c in controls], dtype=float)
+    half = Z95 * float(diffs.std(ddof=1)) * math.sqrt(1 + 1 / len(diffs)) if len(diffs) > 1 else float("nan")
+    beaten = sum(bool(c["beaten"]) for c in controls)
+    return {"name": controls[0]["name"], "value": float(np.mean([c["value"] for c in controls])),
+            "difference": float(diffs.mean()), "difference_ci": [float(diffs.mean() - half), float(diffs.mean() + half)],
+            "beaten": 2 * beaten > len(controls), "runs_beaten": beaten}

@@ -75,3 +75,23 @@ def test_an_undecided_flip_against_a_pool_asks_for_more_retrains_not_more_pairs(
     flip = CLAIMS["axiom.tfc1"].result(Interval(0.70, 0.62, 0.78, 0.04, "query", 78))
     verdict = judge(flip, CLAIMS["axiom.tfc1"], pooled, 64)
     assert verdict.outcome == "undecided" and "pool more retrains" in verdict.message
+
+
+def test_a_pooled_claim_beats_its_control_only_when_most_runs_do():
+    from axiomtests.claims import Control
+
+    def with_control(weights: str, difference: float, low: float) -> Report:
+        report = run(weights)
+        report.claims.append(CLAIMS["rsh.attention_idf"].result(
+            Interval(0.5, 0.45, 0.55, 0.02, "query", 50),
+            control=Control("other heads", 0.5 - difference, Interval(difference, low, difference + 0.1, 0.03,
+                                                                       "query", 50))))
+        return report
+
+    mostly_not = pool_reports([with_control("a", 0.2, 0.1), with_control("b", 0.01, -0.05),
+                               with_control("c", 0.02, -0.04)], ["a", "b", "c"])
+    (claim,) = [c for c in mostly_not.claims if c.id == "rsh.attention_idf"]
+    assert claim.status == "fail" and claim.control["runs_beaten"] == 1 and not claim.control["beaten"]
+    assert claim.control["difference"] == pytest.approx(0.0767, abs=1e-3)
+    mostly = pool_reports([with_control("a", 0.2, 0.1), with_control("b", 0.15, 0.05)], ["a", "b"])
+    assert [c for c in mostly.claims if c.id == "rsh.attention_idf"][0].status == "pass"
