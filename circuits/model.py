@@ -348,10 +348,19 @@ class HookedCrossEncoder:
         return self.scores_from_logits(self.logits(batch))
 
     def score_pairs(self, queries: Sequence[str], docs: Sequence[str], batch_size: int = 32) -> torch.Tensor:
-        """Scores of many pairs, tokenised and run in batches of ``batch_size`` (CPU tensor ``[n]``)."""
-        out = [self(self.tokenize(queries[i:i + batch_size], docs[i:i + batch_size])).cpu()
+        """Scores of many pairs, tokenised and run in batches of ``batch_size`` (CPU tensor ``[n]``). Without
+        active hooks the last block computes its [CLS] row only (:meth:`run_from`), all the logit reads."""
+        score = self if self.registry.active else self.scores_cls_last
+        out = [score(self.tokenize(queries[i:i + batch_size], docs[i:i + batch_size])).cpu()
                for i in range(0, len(queries), batch_size)]
         return torch.cat(out) if out else torch.empty(0)
+
+    def scores_cls_last(self, batch: PairBatch) -> torch.Tensor:
+        """Scores through the hooked blocks, the last one computing its [CLS] row only (what the logit reads):
+        equal to ``self(batch)`` within float error, and cheaper. Active hooks fire, the last block's with one
+        row; a hook that needs that block's other rows needs ``self(batch)``."""
+        with torch.inference_mode():
+            return self.run_from(0, self.embed(batch), self.extended_mask(batch.attention_mask))
 
     def run_with_hooks(self, batch: PairBatch, fwd_hooks: Iterable[tuple[str | Callable[[str], bool], HookFn]]
                        ) -> torch.Tensor:

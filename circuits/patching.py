@@ -890,7 +890,7 @@ def ablate_heads(model: HookedCrossEncoder, batch: PairBatch, heads: Sequence[He
             hooks = [(act_name("z", l), partial(_ablate, [(h, fill[(l, h)]) for h in hs]))
                      for l, hs in by_layer.items()]
             with model.hooks(hooks):
-                scores.append(_scores_cls_last(model, chunk))
+                scores.append(model.scores_cls_last(chunk))
         order = torch.cat(chunks).to(scores[0].device)
         return torch.empty_like(torch.cat(scores)).index_put_((order,), torch.cat(scores))
 
@@ -923,10 +923,7 @@ def _ablate(fills: list[tuple[int, Tensor | float]], tensor: Tensor, point: Any)
     return tensor
 
 
-def _scores_cls_last(model: HookedCrossEncoder, batch: PairBatch) -> Tensor:
-    """Scores through the hooked blocks, the last one computing its [CLS] row only (what the logit reads): the
-    cheaper forward for hooks that edit earlier positions or every row alike."""
-    return model.run_from(0, model.embed(batch), model.extended_mask(batch.attention_mask))
+
 
 
 def _prefix_mask(model: HookedCrossEncoder, batch: PairBatch) -> Tensor:
@@ -971,7 +968,7 @@ def patch_query_outputs(model: HookedCrossEncoder, target: PairBatch, source: Pa
                 hooks = [(act_name("z", l), partial(_put_prefix, hs, cache["z", l][:, :width], keep))
                          for l, hs in by_layer.items()]
                 with model.hooks(hooks):
-                    scores.append(_scores_cls_last(model, tgt))
+                    scores.append(model.scores_cls_last(tgt))
             out[index.numpy()] = torch.stack(scores, 1).double().cpu().numpy()
     return out
 

@@ -36,6 +36,7 @@ def test_scores_match_hugging_face(tiny_checkpoint, arch, n_labels):
         assert torch.allclose(ours, hf_logits(path, batch, impl), atol=1e-5, rtol=0)
     expected = ours[:, 0] if n_labels == 1 else ours[:, 1] - ours[:, 0]
     assert torch.equal(model(batch), expected)
+    torch.testing.assert_close(model.score_pairs(QUERIES, DOCS), expected, atol=1e-5, rtol=0)  # [CLS]-only last
 
 
 @pytest.mark.parametrize("arch", ARCHS)
