@@ -497,7 +497,7 @@ def _build(folder: Path, recipe: dict[str, Any]) -> None:
         "heldout_pairs": len(_heldout_pairs(split)),
         "logits": metrics["logits"],
         "tfc1": metrics["tfc1"],
-        "weights_sha256": sha256_file(folder / "model.safetensors"),
+        "model_file_sha256": sha256_file(folder / "model.safetensors"),  # the report hashes tensors instead
         "build_seconds": round(time.perf_counter() - start, 1),
         "train_seconds": round(train_seconds, 1),
         "environment": {"torch": torch.__version__, "threads": recipe["threads"], "device": "cpu"},
@@ -554,7 +554,7 @@ def _markdown(card: dict[str, Any]) -> str:
         "",
         f"Built in {card['build_seconds']} s ({card['train_seconds']} s fine-tuning) on "
         f"{card['environment']['threads']} CPU threads, torch {card['environment']['torch']}. "
-        f"Weights sha256 `{card['weights_sha256']}`.",
+        f"Model file sha256 `{card['model_file_sha256']}`.",
         "",
         "Sources: " + ", ".join(f"{k} (sha256 `{v}`)" for k, v in card["sources"].items()) + ".",
         "",
