@@ -177,10 +177,12 @@ def claim_of(result: ClaimResult) -> Claim | None:
     without its conftest: threshold from the report, the default tolerance)."""
     if result.id in CLAIMS:
         return CLAIMS[result.id]
-    if not result.threshold:
+    try:
+        threshold = Threshold.parse(result.threshold or "")
+    except ClaimConfigError:  # not a claim of a registry (e.g. the faithfulness checks)
         return None
     return Claim(id=result.id, statement=result.statement, provenance=result.provenance, metric="",
-                 threshold=Threshold.parse(result.threshold), why="")
+                 threshold=threshold, why="")
 
 
 def _gate_alpha(data: dict[str, Any]) -> float:

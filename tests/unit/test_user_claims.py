@@ -73,3 +73,13 @@ def test_a_user_claim_may_not_reuse_a_built_in_id(pytester):
     result = pytester.runpytest_subprocess("--collect-only", "-p", "no:cacheprovider")
     result.stderr.fnmatch_lines(["*reuse built-in claim ids*"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_compare_leaves_checks_that_are_not_claims_unjudged(capsys):
+    from axiomtests.claims import claim_of
+    from circuits.report import ClaimResult
+
+    check = ClaimResult(id="foundation.faithful_sdpa", status="pass", value=1e-6,
+                        threshold="<= 1e-05 + |HF eager − HF sdpa|")
+    assert claim_of(check) is None
+    assert claim_of(ClaimResult(id="team.x", status="pass", value=1.0, threshold=">= 0.5")).threshold.bound == 0.5
