@@ -12,7 +12,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from axiomtests.claims import CLAIMS
+from axiomtests.claims import CLAIMS, Control
 from axiomtests.suite.conftest import deltas, levels, score
 from circuits.saturation import saturation_ratio, saturation_unmet
 from circuits.stats import group_bootstrap
@@ -103,12 +103,14 @@ def test_tfc2(hooked_model, datasets, axiom_report, axiom_session, plot_curve, c
                             seed=axiom_session.seed)
     first = group_bootstrap(lambda i: float(gains[i, 0].mean()), range(len(gains)), unit="query",
                             seed=axiom_session.seed)
+    linear = Control("a straight line (ratio 1)", 1.0, group_bootstrap(
+        lambda i: saturation_ratio(gains[i]) - 1.0, range(len(gains)), unit="query", seed=axiom_session.seed))
     axiom_report.sections["TFC2 mean score by occurrences"] = [
         {"variant": v, **{f"k={k}": float(m[:, k].mean()) for k in range(m.shape[1])}} for v, m in curves.items()]
     plot_curve("tfc2_saturation", range(curves["appended"].shape[1]), curves,
                title="TFC2: score by occurrences of a query term", xlabel="occurrences k", ylabel="score")
     check_claim(CLAIMS["axiom.tfc2"].result(
-        value, unmet=saturation_unmet(first, value.value), queries=len(gains), first_gain=first.as_dict(),
+        value, control=linear, unmet=saturation_unmet(first, value.value), queries=len(gains), first_gain=first.as_dict(),
         later_gains=[float(g) for g in gains[:, 1:].mean(0)],
         pronoun_ratio=saturation_ratio(np.diff(curves["pronoun"], axis=1))))
 
