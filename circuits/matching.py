@@ -7,11 +7,13 @@ every supported architecture (RoBERTa's ``</s></s>`` separator included: the ext
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from circuits.axioms import levels
 from circuits.model import HookedCrossEncoder, PairBatch
 
 
@@ -97,11 +99,12 @@ def head_similarity_correlation(model: HookedCrossEncoder, queries: list[str], d
 
 def attention_to_positions(model: HookedCrossEncoder, queries: list[str], docs: list[str],
                            heads: list[tuple[int, int]], target: str, term_id: list[int] | None = None,
-                           batch_size: int = 32, uniform: bool = False) -> np.ndarray:
+                           batch_size: int = 32, uniform: bool = False, per_head: bool = False) -> np.ndarray:
     """Per pair, the heads' attention from query tokens to ``target`` positions, summed over those positions
     and averaged over query tokens and heads: ``target`` is ``"doc"`` (every document token) or ``"term"``
     (document tokens equal to the pair's ``term_id``). ``uniform``: the same for attention spread evenly over
-    every real token (a head without preferences; no forward pass)."""
+    every real token (a head without preferences; no forward pass). ``per_head``: ``[pairs, heads]``, not
+    averaged over heads."""
     layers = sorted({layer for layer, _ in heads})
     names = [f"blocks.{layer}.attn.hook_pattern" for layer in layers]
     out = []
@@ -113,16 +116,32 @@ def attention_to_positions(model: HookedCrossEncoder, queries: list[str], docs: 
             ids = torch.as_tensor(term_id[start:start + batch_size], device=batch.input_ids.device)
             keys = keys & (batch.input_ids == ids[:, None])
         if uniform:
-            out.append((keys.sum(-1) / batch.attention_mask.sum(-1)).cpu().double().numpy())
+            even = (keys.sum(-1) / batch.attention_mask.sum(-1)).cpu().double().numpy()
+            out.append(np.repeat(even[:, None], len(heads), axis=1) if per_head else even)
             continue
         _, cache = model.run_with_cache(batch, names_filter=names)
-        per_head = []
+        values = []
         for layer, head in heads:
             pattern = cache[f"blocks.{layer}.attn.hook_pattern"][:, head]  # [b, q, k]
             to_keys = (pattern * keys[:, None, :]).sum(-1)  # [b, q]
-            per_head.append((to_keys * seg.query).sum(-1) / seg.query.sum(-1))
-        out.append(torch.stack(per_head).mean(0).cpu().double().numpy())
+            values.append((to_keys * seg.query).sum(-1) / seg.query.sum(-1))
+        stacked = torch.stack(values, dim=1)  # [b, heads]
+        out.append((stacked if per_head else stacked.mean(1)).cpu().double().numpy())
     return np.concatenate(out)
+
+
+def attention_by_level(model: HookedCrossEncoder, pairs: Sequence, heads: list[tuple[int, int]], target: str,
+                       uniform: bool = False, per_head: bool = False) -> np.ndarray:
+    """``[queries, levels]`` (``per_head``: ``[queries, levels, heads]``): the heads' query→``target`` attention
+    (:func:`attention_to_positions`) at every level of chained k→k+1 pairs (:func:`circuits.axioms.levels`);
+    ``uniform``: of attention spread evenly over every real token, the null of a head without preferences."""
+    by_query = levels(pairs)
+    rows = [[by_query[q][k] for k in sorted(by_query[q])] for q in sorted(by_query)]
+    flat = [item for row in rows for item in row]
+    term_ids = [model.tokenizer.convert_tokens_to_ids(t) if t else -1 for _, _, t in flat]
+    values = attention_to_positions(model, [q for q, _, _ in flat], [d for _, d, _ in flat], heads, target,
+                                    term_ids, uniform=uniform, per_head=per_head)
+    return values.reshape(len(rows), -1, len(heads)) if per_head else values.reshape(len(rows), -1)
 
 
 def received_attention(model: HookedCrossEncoder, queries: list[str], docs: list[str],

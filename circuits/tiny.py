@@ -6,6 +6,7 @@ import json
 import string
 from pathlib import Path
 
+import numpy as np
 import torch
 
 _WORDS = ("the a an of and to in is for on what how why who bm25 ranking relevance query document term "
@@ -83,4 +84,44 @@ def random_init_like(checkpoint: Path, folder: Path, seed: int = 0, **sizes: int
     torch.manual_seed(seed)
     AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
     AutoTokenizer.from_pretrained(checkpoint).save_pretrained(folder)
+    return folder
+
+
+def planted_idf(vocab_size: int, seed: int = 0) -> np.ndarray:
+    """The IDF a planted model stores: one positive value per vocabulary entry (seeded)."""
+    return np.random.default_rng(seed).uniform(1.0, 10.0, vocab_size)
+
+
+def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0) -> Path:
+    """A tiny BERT (2 layers × 4 heads, d_model 32) with two of the paper's mechanisms planted by hand, saved
+    into ``folder``; everything else is random, as in :func:`tiny_cross_encoder`.
+
+    - Head 0.0 is a matching head: its queries and keys read the same 8 dimensions of a token identity code,
+      so every token attends to copies of itself (query tokens to the same token in the document).
+    - W_E's top singular direction stores :func:`planted_idf`: one embedding dimension carries it, scaled to
+      dominate W_E's spectrum. Position and segment embeddings are zero, so identity alone drives head 0.0.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    tiny_cross_encoder(folder, "bert", 1, seed, n_layers=2, n_heads=4, d_model=32)
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    config = model.config
+    d_head = config.hidden_size // config.num_attention_heads
+    generator = torch.Generator().manual_seed(seed)
+    idf = torch.as_tensor(planted_idf(config.vocab_size, seed), dtype=torch.float32)
+    with torch.no_grad():
+        embeddings = model.bert.embeddings
+        words = 0.3 * torch.randn(config.vocab_size, config.hidden_size, generator=generator)
+        words[:, :d_head] = torch.randn(config.vocab_size, d_head, generator=generator)  # identity code
+        words[:, d_head] = 2.0 * (idf - idf.mean()) / idf.std()  # the IDF store: twice any other column's scale
+        embeddings.word_embeddings.weight.copy_(words)
+        embeddings.position_embeddings.weight.zero_()
+        embeddings.token_type_embeddings.weight.zero_()
+        attention = model.bert.encoder.layer[0].attention.self
+        read = torch.zeros(d_head, config.hidden_size)
+        read[:, :d_head] = strength * torch.eye(d_head)
+        for projection in (attention.query, attention.key):
+            projection.weight[:d_head] = read
+            projection.bias[:d_head] = 0.0
+    model.save_pretrained(folder)
     return folder

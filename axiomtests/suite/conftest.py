@@ -102,32 +102,12 @@ def matching_heads(hooked_model, datasets, axiom_session):
     return r_select, r_held, top_matching(r_select)
 
 
-def levels(pairs) -> dict[str, dict[int, tuple[str, str, str]]]:
-    """Texts per level per query from chained k→k+1 pairs: ``{query_id: {level: (query, document, term)}}``.
-    A level's text is the one the pair *reaching* it perturbed into (the unpadded baseline only for level 0)."""
-    from collections import defaultdict
-
-    out: dict[str, dict[int, tuple[str, str, str]]] = defaultdict(dict)
-    for p in pairs:
-        out[p.query_id].setdefault(p.level_baseline, (p.query, p.document, p.term))
-        out[p.query_id][p.level_perturbed] = (p.query, p.perturbed, p.term)
-    return dict(out)
-
-
-def score(model, queries, docs) -> np.ndarray:
-    return model.score_pairs(list(queries), list(docs)).double().numpy()
-
-
-def deltas(model, pairs) -> np.ndarray:
-    """score(perturbed) − score(unpadded baseline) per pair."""
-    base = score(model, [p.query for p in pairs], [p.document for p in pairs])
-    return score(model, [p.query for p in pairs], [p.perturbed for p in pairs]) - base
-
-
 @pytest.fixture(scope="session")
 def tfc1_gains(hooked_model, datasets) -> np.ndarray:
     """The TFC1 gain (perturbed − unpadded baseline score) of every TFC1 pair, scored once for the session."""
-    return deltas(hooked_model, datasets["TFC1"])
+    from circuits.axioms import gains
+
+    return gains(hooked_model, datasets["TFC1"])
 
 
 def sample_indices(n: int, k: int, seed: int) -> list[int]:

@@ -7,13 +7,11 @@ violating example and the shrunk, minimal one lands in the report.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS, Control
-from axiomtests.suite.conftest import deltas, levels, score
+from circuits.axioms import compliance, gains, level_curves, lower_at_end
 from circuits.saturation import saturation_ratio, saturation_unmet
 from circuits.stats import group_bootstrap
 
@@ -24,7 +22,7 @@ def counterexample(model, strategy, seed: int) -> dict | None:
     from hypothesis.errors import NoSuchExample
 
     def violates(pair) -> bool:
-        return bool(deltas(model, [pair])[0] <= 0)
+        return bool(gains(model, [pair])[0] <= 0)
 
     try:
         pair = find(strategy, violates, settings=settings(
@@ -33,7 +31,7 @@ def counterexample(model, strategy, seed: int) -> dict | None:
     except NoSuchExample:
         return None
     return {"query": pair.query, "baseline": pair.document, "perturbed": pair.perturbed, "term": pair.term,
-            "inserted": pair.inserted, "delta": float(deltas(model, [pair])[0])}
+            "inserted": pair.inserted, "delta": float(gains(model, [pair])[0])}
 
 
 @pytest.fixture(scope="module")
@@ -44,27 +42,27 @@ def base_pairs(corpus):
 
 
 def compliance_result(claim_id, model, pairs, seed, d: np.ndarray | None = None):
-    d = deltas(model, pairs) if d is None else d
-    ok = (d > 0).astype(float)
-    strata = defaultdict(list)
-    for pair, passed in zip(pairs, ok):
-        strata[pair.stratum].append(passed)
-    details = {"pairs": len(pairs), "queries": len({p.query_id for p in pairs}),
-               "per_stratum": {k: float(np.mean(v)) for k, v in sorted(strata.items())},
-               "median_abs_delta": float(np.median(np.abs(d))), "share_delta_above_1": float(np.mean(d > 1))}
-    share = group_bootstrap(lambda i: float(ok[i].mean()), [p.query_id for p in pairs], unit="query", seed=seed)
-    return d, CLAIMS[claim_id].result(share, **details)
+    ok, details = compliance(gains(model, pairs) if d is None else d, pairs)
+    share, indifference = share_beyond_indifference(ok, [p.query_id for p in pairs], seed)
+    return CLAIMS[claim_id].result(share, control=indifference, **details)
+
+
+def share_beyond_indifference(ok: np.ndarray, groups, seed: int) -> tuple:
+    """(share of ``ok`` with its CI, the indifference control: 0.5, a rise as likely as a fall)."""
+    share = group_bootstrap(lambda i: float(ok[i].mean()), groups, unit="query", seed=seed)
+    beyond = group_bootstrap(lambda i: float(ok[i].mean()) - 0.5, groups, unit="query", seed=seed)
+    return share, Control("indifference (a rise as likely as a fall)", 0.5, beyond)
 
 
 @pytest.mark.claim("axiom.tfc1")
 def test_tfc1(hooked_model, datasets, tfc1_gains, base_pairs, axiom_session, axiom_report, check_claim):
     from axiomtests.strategies import tfc1_pairs
 
-    _, result = compliance_result("axiom.tfc1", hooked_model, datasets["TFC1"], axiom_session.seed, tfc1_gains)
+    result = compliance_result("axiom.tfc1", hooked_model, datasets["TFC1"], axiom_session.seed, tfc1_gains)
     result.details["minimal_counterexample"] = counterexample(
         hooked_model, tfc1_pairs(base=base_pairs, tokenizer=hooked_model.tokenizer), axiom_session.seed)
     controls = [p for p in datasets["FILLER"] if p.id.startswith("FILLER/TFC1/")]
-    filler = deltas(hooked_model, controls[: axiom_session.pairs])
+    filler = gains(hooked_model, controls[: axiom_session.pairs])
     axiom_report.sections["filler control"] = {
         "filler": controls[0].filler.text if controls else None, "pairs": len(filler),
         "mean_delta": float(filler.mean()) if len(filler) else None,
@@ -76,19 +74,20 @@ def test_tfc1(hooked_model, datasets, tfc1_gains, base_pairs, axiom_session, axi
 def test_stmc1(hooked_model, datasets, base_pairs, axiom_session, check_claim):
     from axiomtests.strategies import stmc1_pairs
 
-    _, result = compliance_result("axiom.stmc1", hooked_model, datasets["STMC1"], axiom_session.seed)
+    result = compliance_result("axiom.stmc1", hooked_model, datasets["STMC1"], axiom_session.seed)
     result.details["minimal_counterexample"] = counterexample(
         hooked_model, stmc1_pairs(base=base_pairs, tokenizer=hooked_model.tokenizer), axiom_session.seed)
     check_claim(result)
 
 
-def level_curve(model, pairs) -> tuple[dict[str, list[float]], np.ndarray]:
-    """Per query, scores at levels 0..K of chained k→k+1 pairs (each text scored once), and the matrix."""
-    by_query = levels(pairs)
-    flat = [text for _, texts in sorted(by_query.items()) for _, text in sorted(texts.items())]
-    scores = iter(score(model, [q for q, _, _ in flat], [d for _, d, _ in flat]).tolist())
-    curves = {q: [next(scores) for _ in texts] for q, texts in sorted(by_query.items())}
-    return curves, np.array(list(curves.values()))
+def saturation_against_a_line(steps: np.ndarray, seed: int) -> tuple:
+    """(saturation ratio, first gain, the straight-line control) of per-query score steps ``[queries, k]``."""
+    queries = range(len(steps))
+    value = group_bootstrap(lambda i: saturation_ratio(steps[i]), queries, unit="query", seed=seed)
+    first = group_bootstrap(lambda i: float(steps[i, 0].mean()), queries, unit="query", seed=seed)
+    linear = Control("a straight line (ratio 1)", 1.0, group_bootstrap(
+        lambda i: saturation_ratio(steps[i]) - 1.0, queries, unit="query", seed=seed))
+    return value, first, linear
 
 
 @pytest.mark.claim("axiom.tfc2")
@@ -96,36 +95,30 @@ def test_tfc2(hooked_model, datasets, axiom_report, axiom_session, plot_curve, c
     curves = {}
     for variant in ("appended", "pronoun"):
         pairs = [p for p in datasets["TFC2"] if p.variant == variant]
-        _, matrix = level_curve(hooked_model, pairs)
-        curves[variant] = matrix
-    gains = np.diff(curves["appended"], axis=1)  # [queries, k]
-    value = group_bootstrap(lambda i: saturation_ratio(gains[i]), range(len(gains)), unit="query",
-                            seed=axiom_session.seed)
-    first = group_bootstrap(lambda i: float(gains[i, 0].mean()), range(len(gains)), unit="query",
-                            seed=axiom_session.seed)
-    linear = Control("a straight line (ratio 1)", 1.0, group_bootstrap(
-        lambda i: saturation_ratio(gains[i]) - 1.0, range(len(gains)), unit="query", seed=axiom_session.seed))
+        curves[variant] = level_curves(hooked_model, pairs)[1]
+    steps = np.diff(curves["appended"], axis=1)  # [queries, k]
+    value, first, linear = saturation_against_a_line(steps, axiom_session.seed)
     axiom_report.sections["TFC2 mean score by occurrences"] = [
         {"variant": v, **{f"k={k}": float(m[:, k].mean()) for k in range(m.shape[1])}} for v, m in curves.items()]
     plot_curve("tfc2_saturation", range(curves["appended"].shape[1]), curves,
                title="TFC2: score by occurrences of a query term", xlabel="occurrences k", ylabel="score")
     check_claim(CLAIMS["axiom.tfc2"].result(
-        value, control=linear, unmet=saturation_unmet(first, value.value), queries=len(gains), first_gain=first.as_dict(),
-        later_gains=[float(g) for g in gains[:, 1:].mean(0)],
+        value, control=linear, unmet=saturation_unmet(first, value.value), queries=len(steps), first_gain=first.as_dict(),
+        later_gains=[float(g) for g in steps[:, 1:].mean(0)],
         pronoun_ratio=saturation_ratio(np.diff(curves["pronoun"], axis=1))))
 
 
 @pytest.mark.claim("axiom.lnc1")
 def test_lnc1(hooked_model, datasets, axiom_report, axiom_session, plot_curve, check_claim):
     pairs = datasets["LNC1"]
-    curves, matrix = level_curve(hooked_model, pairs)
-    lower = (matrix[:, -1] < matrix[:, 0]).astype(float)
+    qids, matrix = level_curves(hooked_model, pairs)
+    lower = lower_at_end(matrix)
     axiom_report.sections["LNC1 mean score by appended sentences"] = {
         f"i={i}": float(matrix[:, i].mean()) for i in range(matrix.shape[1])}
     plot_curve("lnc1_length", range(matrix.shape[1]), {"LNC1": matrix},
                title="LNC1: score by appended irrelevant sentences", xlabel="sentences appended",
                ylabel="score")
+    share, indifference = share_beyond_indifference(lower, qids, axiom_session.seed)
     check_claim(CLAIMS["axiom.lnc1"].result(
-        group_bootstrap(lambda i: float(lower[i].mean()), list(curves), unit="query", seed=axiom_session.seed),
-        queries=len(lower),
+        share, control=indifference, queries=len(lower),
         mean_drop=float((matrix[:, 0] - matrix[:, -1]).mean())))

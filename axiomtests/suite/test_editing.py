@@ -7,6 +7,7 @@ import pytest
 
 from axiomtests.claims import CLAIMS, Control, NotComputable
 from circuits.controls import random_directions
+from circuits.editing import demoted
 from circuits.idf import edit_idf
 from circuits.ranking import mean_ndcg
 from circuits.stats import group_bootstrap
@@ -66,20 +67,15 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
     before = ndcg()
     sub_q = [queries[i] for i in attacks]
 
-    def demoted(direction=None) -> np.ndarray:
-        """Per attack, 1 when the edited model scores the injected document below its clean version."""
-        with edit_idf(hooked_model, spectrum, ids, EDIT_STEPS, direction=direction):
-            edited_injected = hooked_model.score_pairs(sub_q, [injected_docs[i] for i in attacks]).double().numpy()
-            edited_clean = hooked_model.score_pairs(sub_q, [clean_docs[i] for i in attacks]).double().numpy()
-        return (edited_injected < edited_clean).astype(float)
-
-    own = demoted()
+    attacked = ([injected_docs[i] for i in attacks], [clean_docs[i] for i in attacks])
+    own = demoted(hooked_model, spectrum, ids, EDIT_STEPS, sub_q, *attacked)
     with edit_idf(hooked_model, spectrum, ids, EDIT_STEPS):
         after = ndcg()
     claim = CLAIMS["edit.adversarial"]
     directions = random_directions(len(spectrum.v0), claim.extra["random_directions"], axiom_session.seed,
                                    orthogonal_to=spectrum.v0)
-    controls = np.array([demoted(d) for d in directions]).T  # [attacks, directions]
+    controls = np.array([demoted(hooked_model, spectrum, ids, EDIT_STEPS, sub_q, *attacked, d)
+                         for d in directions]).T  # [attacks, directions]
     axiom_report.sections["adversarial editing"] = {
         "unsafe_single_wordpiece_words": len(words), "pairs": len(pairs), "attacks": int(len(attacks)),
         "edit_steps": EDIT_STEPS, "ndcg10_before": before, "ndcg10_after": after,

@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 
 from axiomtests.claims import CLAIMS, Control
-from axiomtests.suite.conftest import deltas
-from circuits.idf import edit_idf
+from circuits.axioms import gains
+from circuits.editing import edit_curves, idf_dependence, monotonicity
 from circuits.stats import group_bootstrap
 
 EDIT_STEPS = tuple(CLAIMS["idf.u0_edit"].extra["edit_steps"])  # IDF edits in standard deviations of U0
@@ -31,52 +31,12 @@ def test_u0_tracks_idf(hooked_model, vocab_idf, spectrum, axiom_session, check_c
 
 
 def edit_examples(datasets, tokenizer, limit: int) -> list[tuple[str, int, int]]:
-    """(query, tok1, tok2): the first two distinct eligible query terms of TFC1 queries.
-
-    Examples are chosen so that no example's edited token occurs in another example's query or documents,
-    so all of one step's edits can run in a single batch without touching each other's inputs.
-    """
+    """(query, tok1, tok2): the first two distinct eligible query terms of TFC1 queries (circuits.editing)."""
     from axiomtests.perturb import eligible_terms
+    from circuits.editing import edit_examples as chosen
 
-    seen: set[str] = set()
-    used_tokens: set[int] = set()  # every token of the accepted examples' inputs
-    edited: set[int] = set()
-    out = []
-    for pair in datasets["TFC1"]:
-        if pair.query_id in seen or len(out) >= limit:
-            continue
-        seen.add(pair.query_id)
-        terms, _ = eligible_terms(pair.query, tokenizer)
-        ids = list(dict.fromkeys(tokenizer.convert_tokens_to_ids(t) for t in terms))
-        if len(ids) < 2:
-            continue
-        tokens = set(tokenizer(pair.query, add_special_tokens=False)["input_ids"]) | {ids[0], ids[1]}
-        if ids[0] in used_tokens or tokens & edited:
-            continue
-        out.append((pair.query, ids[0], ids[1]))
-        used_tokens |= tokens
-        edited.add(ids[0])
-    return out
-
-
-def edit_curves(model, spectrum, examples, direction=None) -> tuple[np.ndarray, np.ndarray]:
-    """Scores ``[queries, steps]`` of doc1 (token 1 repeated) and doc2 (token 2 repeated) as token 1's IDF is
-    edited over ``EDIT_STEPS`` along U0 (or along ``direction``, a control of equal step length)."""
-    tok = model.tokenizer
-    queries = [q for q, _, _ in examples]
-    doc1 = [" ".join([tok.convert_ids_to_tokens(t1)] * 3) for _, t1, _ in examples]
-    doc2 = [" ".join([tok.convert_ids_to_tokens(t2)] * 3) for _, _, t2 in examples]
-    scores1, scores2 = [], []
-    for steps in EDIT_STEPS:
-        with edit_idf(model, spectrum, [t1 for _, t1, _ in examples], steps, direction=direction):
-            scores1.append(model.score_pairs(queries, doc1).double().numpy())
-            scores2.append(model.score_pairs(queries, doc2).double().numpy())
-    return np.array(scores1).T, np.array(scores2).T
-
-
-def monotonicity(gaps: np.ndarray) -> float:
-    """Spearman ρ between the edit steps and the mean gap over the rows of ``gaps`` ``[queries, steps]``."""
-    return float(stats.spearmanr(EDIT_STEPS, gaps.mean(0))[0])
+    queries = {p.query_id: p.query for p in datasets["TFC1"]}
+    return chosen([(q, eligible_terms(q, tokenizer)[0]) for q in queries.values()], tokenizer, limit)
 
 
 @pytest.mark.claim("idf.u0_edit")
@@ -88,17 +48,18 @@ def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, spectrum,
     spectrum, _ = spectrum  # canonical sign: U0 falls as IDF rises
     examples = edit_examples(datasets, hooked_model.tokenizer, axiom_session.pairs)
     queries = [q for q, _, _ in examples]
-    doc1_scores, doc2_scores = edit_curves(hooked_model, spectrum, examples)
+    doc1_scores, doc2_scores = edit_curves(hooked_model, spectrum, examples, EDIT_STEPS)
     gaps = doc1_scores - doc2_scores
     directions = random_directions(len(spectrum.v0), claim.extra["random_directions"], axiom_session.seed,
                                    orthogonal_to=spectrum.v0)
-    control_gaps = [np.subtract(*edit_curves(hooked_model, spectrum, examples, d)) for d in directions]
+    control_gaps = [np.subtract(*edit_curves(hooked_model, spectrum, examples, EDIT_STEPS, d)) for d in directions]
 
     def control(i: np.ndarray) -> float:
-        return float(np.nanmean([monotonicity(g[i]) for g in control_gaps]))
+        """Random directions' |ρ|: any edit of a row moves a score monotonically, in one direction or the other."""
+        return float(np.nanmean([abs(monotonicity(EDIT_STEPS, g[i])) for g in control_gaps]))
 
-    rho = group_bootstrap(lambda i: monotonicity(gaps[i]), queries, unit="query", seed=axiom_session.seed)
-    beyond = group_bootstrap(lambda i: monotonicity(gaps[i]) - control(i), queries, unit="query",
+    rho = group_bootstrap(lambda i: monotonicity(EDIT_STEPS, gaps[i]), queries, unit="query", seed=axiom_session.seed)
+    beyond = group_bootstrap(lambda i: monotonicity(EDIT_STEPS, gaps[i]) - control(i), queries, unit="query",
                              seed=axiom_session.seed)
     rows = [{"steps": steps, "doc1 (repeats tok1)": float(doc1_scores[:, k].mean()),
              "doc2 (repeats tok2)": float(doc2_scores[:, k].mean()), "gap": float(gaps[:, k].mean())}
@@ -110,10 +71,12 @@ def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, spectrum,
                title="U0 editing: raising token 1's IDF", xlabel="IDF edit of token 1 (std of U0)",
                ylabel="score")
     check_claim(claim.result(
-        rho, control=Control(f"{len(directions)} random directions ⟂ v0, same step", control(np.arange(len(queries))),
-                             beyond),
+        rho, control=Control(f"{len(directions)} random directions ⟂ v0, same step: |ρ|",
+                             control(np.arange(len(queries))), beyond),
         queries=len(examples), gaps=[r["gap"] for r in rows],
-        random_direction_rhos=[monotonicity(g) for g in control_gaps]))
+        random_direction_rhos=[monotonicity(EDIT_STEPS, g) for g in control_gaps],
+        gap_change=float(gaps.mean(0)[-1] - gaps.mean(0)[0]),
+        random_direction_gap_changes=[float(g.mean(0)[-1] - g.mean(0)[0]) for g in control_gaps]))
 
 
 @pytest.mark.claim("idf.u0_causal")
@@ -133,16 +96,16 @@ def test_the_model_reads_idf_from_u0(hooked_model, datasets, tfc1_gains, vocab_i
 
     intact = tfc1_gains[chosen]
     with without_direction(hooked_model, spectrum.v0):
-        ablated = deltas(hooked_model, pairs)
+        ablated = gains(hooked_model, pairs)
     directions = random_directions(len(spectrum.v0), claim.extra["random_directions"], axiom_session.seed,
                                    orthogonal_to=spectrum.v0)
     controls = []
     for direction in directions:
         with without_direction(hooked_model, direction):
-            controls.append(deltas(hooked_model, pairs))
+            controls.append(gains(hooked_model, pairs))
 
     def dependence(g: np.ndarray, i: np.ndarray) -> float:
-        return float(np.corrcoef(g[i], term_idf[i])[0, 1]) if g[i].std() > 0 and term_idf[i].std() > 0 else np.nan
+        return idf_dependence(g[i], term_idf[i])
 
     def lost(i: np.ndarray) -> float:
         return dependence(intact, i) - dependence(ablated, i)

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import torch
 
-from axiomtests.claims import CLAIMS, NotComputable
+from axiomtests.claims import CLAIMS, Control, NotComputable
 from circuits.bm25 import BM25, analyze
-from circuits.matching import matching_scores, segments
-from circuits.ranking import mean_ndcg
-from circuits.semantic_bm import RidgeFit, TiedFit, cross_fitted, features, pearson, spearman
+from circuits.semantic_bm import pearson
+from circuits.semantic_study import PREDICTORS, Circuit, Source, by_dataset, direction_values, evaluate_group
 from circuits.stats import group_bootstrap
 
 MIN_GROUP = 30  # pairs a query-length group needs (the paper kept groups of > 500 over 12 datasets)
-FOLDS = 5  # grouped K-fold by query: every query is predicted once by a fit that never saw it
 PAPER_QUERY_TOKENS = 5  # §5 fits SemanticBM on queries of 5 tokens
-K1_GRID = (0.5, 0.9, 1.2, 1.5, 2.0)
-B_GRID = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
 RANDOM_R_MAX = 0.1  # random features must not predict (Table 2: r = 0.0005) for the comparison to mean anything;
 # a negative out-of-fold r is the known downward bias of cross-validated correlation (training means of the other
 # queries anti-correlate with the held-out query's), which handicaps every fitted model alike
@@ -28,15 +22,6 @@ RANDOM_R_MAX = 0.1  # random features must not predict (Table 2: r = 0.0005) for
 
 def query_length(tokenizer, query: str) -> int:
     return len(tokenizer(query, add_special_tokens=False)["input_ids"])
-
-
-@dataclass(frozen=True)
-class Source:
-    """One corpus of the SemanticBM study: its label, the BM25 statistics of its collection, its judgements."""
-
-    label: str
-    bm25: BM25
-    qrels: dict[str, dict[str, int]]
 
 
 @pytest.fixture(scope="module")
@@ -79,116 +64,31 @@ def groups(hooked_model, sources, axiom_session) -> dict[int, list]:
     return out
 
 
-def circuit_features(model, pairs, heads, neg_u0: np.ndarray, batch_size: int = 32):
-    """(−U0 ``[n, L]``, matching scores ``[n, K, L]``, cross-encoder scores ``[n]``) for pairs whose queries all
-    have the same token length L."""
-    layers = sorted({layer for layer, _ in heads})
-    names = [f"blocks.{layer}.attn.hook_pattern" for layer in layers]
-    us, xs, ys = [], [], []
-    for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start:start + batch_size]
-        batch = model.tokenize([p.query for p in chunk], [p.document for p in chunk])
-        seg = segments(model, batch)
-        scores, cache = model.run_with_cache(batch, names_filter=names)
-        ms = torch.stack([matching_scores(cache[f"blocks.{layer}.attn.hook_pattern"], seg)[:, head]
-                          for layer, head in heads], dim=1)  # [b, K, pos]
-        n_query = int(seg.query[0].sum())
-        positions = seg.query[0].nonzero().flatten()
-        ms_q = ms[:, :, positions].cpu().double().numpy()
-        ids = batch.input_ids[:, positions].cpu().numpy()
-        if not (seg.query.sum(-1) == n_query).all():
-            raise AssertionError("a length group mixes query lengths")
-        us.append(neg_u0[ids])
-        xs.append(ms_q)
-        ys.append(scores.cpu().double().numpy())
-    return np.concatenate(us), np.concatenate(xs), np.concatenate(ys)
-
-
-def bm25_scores(analyzed: list[tuple[list[str], list[str]]], collections: list[BM25], k1: float, b: float
-                ) -> np.ndarray:
-    """BM25 of each analysed (query, document), with the statistics of the pair's own collection."""
-    scorers = {id(c): c.with_params(k1, b) for c in collections}
-    return np.array([scorers[id(c)].score(query, doc) for (query, doc), c in zip(analyzed, collections)])
-
-
-def evaluate_group(model, pairs, heads, neg_u0, source_of, seed: int) -> tuple[dict, dict]:
-    """Out-of-fold Pearson/Spearman/nDCG@10 of SemanticBM (the paper's tied form and the relaxed one), tuned
-    BM25 and random features for one group, and the out-of-fold predictions (for the query bootstrap)."""
-    u, ms, y = circuit_features(model, pairs, heads, neg_u0)
-    x = features(u, ms)
-    qids = [p.query_id for p in pairs]
-    groups = np.array(qids)
-
-    def ridge(design: np.ndarray):
-        return lambda train, test: RidgeFit.fit_cv(design[train], y[train], groups[train], seed).predict(design[test])
-
-    def tied(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-        return TiedFit.fit(u[train], ms[train], y[train], groups[train], seed).predict(u[test], ms[test])
-
-    semantic, _ = cross_fitted(tied, qids, FOLDS, seed)
-    relaxed, _ = cross_fitted(ridge(x), qids, FOLDS, seed)
-    analyzed = [(analyze(p.query), analyze(p.document)) for p in pairs]
-    grid = [(k1, b) for k1 in K1_GRID for b in B_GRID]
-    collections = [source_of(p).bm25 for p in pairs]
-    grid_scores = np.array([bm25_scores(analyzed, collections, k1, b) for k1, b in grid])
-    chosen: list[tuple[float, float]] = []
-
-    def bm25(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-        best = max(range(len(grid)), key=lambda c: np.nan_to_num(pearson(grid_scores[c, train], y[train]), nan=-1))
-        chosen.append(grid[best])
-        return grid_scores[best, test]
-
-    lexical, _ = cross_fitted(bm25, qids, FOLDS, seed)
-    random_pred, _ = cross_fitted(ridge(np.random.default_rng(seed).normal(size=x.shape)), qids, FOLDS, seed)
-    row = {"pairs": len(pairs), "queries": len(set(qids)), "regressors": x.shape[1], "folds": min(FOLDS, len(set(qids))),
-           "bm25_k1_b_per_fold": chosen}
-    predictions = {"semantic_bm": semantic, "semantic_bm_relaxed": relaxed, "bm25": lexical, "random": random_pred}
-    for name, pred in predictions.items():
-        row[f"pearson_{name}"] = pearson(pred, y)
-        row[f"spearman_{name}"] = spearman(pred, y)
-    pair_of = {p.query_id: p for p in pairs}
-    for name, pred in (("cross_encoder", y), *predictions.items()):
-        run: dict[str, dict[str, float]] = defaultdict(dict)
-        for pair, value in zip(pairs, pred):
-            run[pair.query_id][pair.doc_id] = float(value)
-        judged = {q: source_of(pair_of[q]).qrels.get(q, {}) for q in run}
-        row[f"ndcg10_{name}"] = mean_ndcg(run, judged) if any(judged.values()) else float("nan")
-    return row, {"y": y, "query_ids": qids, **predictions}
-
-
 @pytest.fixture(scope="module")
 def evaluated(hooked_model, groups, sources, matching_heads, spectrum, axiom_session, axiom_report):
+    """Per query-length group: (row, out-of-fold predictions) of SemanticBM on the matching heads and −U0, and of
+    its control circuits (head sets drawn like the matching heads, random directions ⟂ v0)."""
+    from circuits.controls import matched_head_sets, random_directions
+
     heads = matching_heads[2]
+    spectrum = spectrum[0]
+    n = CLAIMS["semantic_bm.fit"].extra["control_circuits"]
+    head_sets = matched_head_sets(heads, hooked_model.cfg.n_heads, n, axiom_session.seed)
+    directions = random_directions(len(spectrum.v0), n, axiom_session.seed, orthogonal_to=spectrum.v0)
+    controls = [Circuit(s, direction_values(hooked_model, d)) for s, d in zip(head_sets, directions)]
     label_of = {p.query_id: label for label, (_, pairs) in sources.items() for p in pairs}
 
     def source_of(pair) -> Source:
         return sources[label_of[pair.query_id]][0]
 
-    out = {length: evaluate_group(hooked_model, pairs, heads, -spectrum[0].u0, source_of, axiom_session.seed)
-           for length, pairs in groups.items()}
+    out = {length: evaluate_group(hooked_model, pairs, Circuit(heads, -spectrum.u0), controls, source_of,
+                                  axiom_session.seed) for length, pairs in groups.items()}
     axiom_report.sections["SemanticBM by query length"] = [
         {"query_tokens": k, **{key: v for key, v in row.items() if key != "bm25_k1_b_per_fold"}}
         for k, (row, _) in out.items()]
     if len(sources) > 1:
         axiom_report.sections["SemanticBM by dataset"] = by_dataset(out, label_of)
     return out
-
-
-def by_dataset(evaluated: dict, label_of: dict[str, str]) -> list[dict]:
-    """Per corpus: the median, over the query-length groups holding at least 10 of its pairs, of the out-of-fold
-    Pearson r of each predictor on that corpus's pairs (the paper's per-dataset view of App. G)."""
-    rows = []
-    for label in dict.fromkeys(label_of.values()):
-        per_group: dict[str, list[float]] = defaultdict(list)
-        for _, pred in evaluated.values():
-            mine = np.array([label_of[q] == label for q in pred["query_ids"]])
-            if mine.sum() < 10:
-                continue
-            for name in ("semantic_bm", "semantic_bm_relaxed", "bm25", "random"):
-                per_group[name].append(pearson(pred[name][mine], pred["y"][mine]))
-        rows.append({"dataset": label, "groups": len(per_group.get("bm25", [])),
-                     **{f"median_pearson_{name}": float(np.nanmedian(v)) for name, v in per_group.items()}})
-    return rows
 
 
 @pytest.mark.claim("semantic_bm.fit")
@@ -198,10 +98,15 @@ def test_semantic_bm_beats_bm25(evaluated, axiom_session, check_claim):
     length = (PAPER_QUERY_TOKENS if PAPER_QUERY_TOKENS in evaluated
               else max(evaluated, key=lambda k: evaluated[k][0]["pairs"]))
     row, pred = evaluated[length]
-    y, semantic, lexical = pred["y"], pred["semantic_bm"], pred["bm25"]
-    gain = group_bootstrap(lambda i: pearson(semantic[i], y[i]) - pearson(lexical[i], y[i]), pred["query_ids"],
-                           unit="query", seed=axiom_session.seed)
-    check_claim(CLAIMS["semantic_bm.fit"].result(gain, query_tokens=length, **row))
+    y, semantic, lexical, control = pred["y"], pred["semantic_bm"], pred["bm25"], pred["control_circuit"]
+    qids = pred["query_ids"]
+    gain = group_bootstrap(lambda i: pearson(semantic[i], y[i]) - pearson(lexical[i], y[i]), qids, unit="query",
+                           seed=axiom_session.seed)
+    beyond = group_bootstrap(lambda i: pearson(semantic[i], y[i]) - pearson(control[i], y[i]), qids, unit="query",
+                             seed=axiom_session.seed)
+    circuits = Control(f"{row['control_circuits']} control circuits (head sets like the matching heads, random "
+                       "directions ⟂ v0)", row["pearson_control_circuit"] - row["pearson_bm25"], beyond)
+    check_claim(CLAIMS["semantic_bm.fit"].result(gain, control=circuits, query_tokens=length, **row))
 
 
 @pytest.mark.claim("semantic_bm.generalization")
@@ -215,14 +120,20 @@ def test_semantic_bm_generalizes_across_query_lengths(evaluated, axiom_session, 
         return {"median": float(np.nanmedian(values)), "mean": float(np.nanmean(values)),
                 "sd": float(np.nanstd(values))}
 
-    keys = [f"{m}_{n}" for m in ("pearson", "spearman") for n in ("semantic_bm", "semantic_bm_relaxed", "bm25",
-                                                                   "random")]
-    keys += [f"ndcg10_{n}" for n in ("cross_encoder", "semantic_bm", "semantic_bm_relaxed", "bm25", "random")]
+    keys = [f"{m}_{n}" for m in ("pearson", "spearman") for n in PREDICTORS]
+    keys += [f"ndcg10_{n}" for n in ("cross_encoder", *PREDICTORS)]
     table = {key: summary(key) for key in keys}
-    gain = np.array([row["pearson_semantic_bm"] - row["pearson_bm25"] for row in rows], dtype=float)
-    median = group_bootstrap(lambda i: float(np.nanmedian(gain[i])), np.arange(len(gain)), unit="query-length group",
+    gain, control_gain = (np.array([row[f"pearson_{name}"] - row["pearson_bm25"] for row in rows], dtype=float)
+                          for name in ("semantic_bm", "control_circuit"))
+    every = np.arange(len(gain))
+    median = group_bootstrap(lambda i: float(np.nanmedian(gain[i])), every, unit="query-length group",
                              seed=axiom_session.seed)
+    beyond = group_bootstrap(lambda i: float(np.nanmedian(gain[i]) - np.nanmedian(control_gain[i])), every,
+                             unit="query-length group", seed=axiom_session.seed)
+    circuits = Control("the control circuits' median gain (semantic_bm.fit)", float(np.nanmedian(control_gain)),
+                       beyond)
     random_r = table["pearson_random"]["median"]
     unmet = (f"random features reach a median out-of-fold r of {random_r:.3g} (more than {RANDOM_R_MAX}): the fit "
              "finds signal in noise, so its gain over BM25 means nothing" if not random_r <= RANDOM_R_MAX else None)
-    check_claim(CLAIMS["semantic_bm.generalization"].result(median, unmet=unmet, groups=len(rows), table2=table))
+    check_claim(CLAIMS["semantic_bm.generalization"].result(median, control=circuits, unmet=unmet, groups=len(rows),
+                                                           table2=table))

@@ -65,7 +65,7 @@ def test_the_tied_form_recovers_planted_head_weights_and_finds_nothing_in_noise(
 
 def test_each_corpus_gets_a_row_of_out_of_fold_correlations():
     from axiomtests.gate import corpus_label, run_fields
-    from axiomtests.suite.test_semantic_bm import by_dataset
+    from circuits.semantic_study import by_dataset
 
     rng = np.random.default_rng(1)
     qids = [f"q{i // 4}" for i in range(40)] + [f"scifact/q{i // 4}" for i in range(40)]
@@ -79,3 +79,37 @@ def test_each_corpus_gets_a_row_of_out_of_fold_correlations():
     assert all(r["median_pearson_semantic_bm"] > 0.8 > abs(r["median_pearson_random"]) for r in rows)
     assert corpus_label(("base", "beir/scifact")) == "base+beir/scifact"
     assert run_fields(0, 64, ["a", "b"])["corpus"] != run_fields(0, 64, ["a"])["corpus"] == "a"
+
+
+def test_direction_values_of_v0_are_u0(tiny_cross_encoder):
+    from circuits.idf import u0
+    from circuits.semantic_study import direction_values
+
+    spectrum = u0(tiny_cross_encoder)
+    assert np.allclose(direction_values(tiny_cross_encoder, spectrum.v0), spectrum.u0, atol=1e-8)
+
+
+def test_study_on_a_tiny_model_predicts_every_pair_out_of_fold_with_its_control_circuits(tiny_cross_encoder):
+    from types import SimpleNamespace
+
+    from circuits.bm25 import BM25, analyze
+    from circuits.idf import u0
+    from circuits.semantic_study import PREDICTORS, Circuit, Source, direction_values, evaluate_group
+
+    words = "bank river money water city music science history answer question".split()  # one piece each
+    rng = np.random.default_rng(0)
+    pairs = [SimpleNamespace(query_id=f"q{q}", doc_id=f"q{q}d{d}", query=" ".join(rng.choice(words, 3)),
+                             document=" ".join(rng.choice(words, 8)))
+             for q in range(10) for d in range(4)]
+    for p in pairs:  # one query text per query id
+        p.query = next(x.query for x in pairs if x.query_id == p.query_id)
+    source = Source("tiny", BM25(analyze(p.document) for p in pairs), {p.query_id: {p.doc_id: 1} for p in pairs[::4]})
+    spectrum = u0(tiny_cross_encoder)
+    controls = [Circuit([(1, 2)], direction_values(tiny_cross_encoder, rng.normal(size=len(spectrum.v0))))]
+    row, pred = evaluate_group(tiny_cross_encoder, pairs, Circuit([(1, 0)], -spectrum.u0), controls,
+                               lambda _: source, seed=0)
+    assert row["pairs"] == 40 and row["queries"] == 10 and row["control_circuits"] == 1
+    assert all(pred[name].shape == (40,) and np.isfinite(pred[name]).all() for name in PREDICTORS)
+    assert np.allclose(pred["y"], tiny_cross_encoder.score_pairs([p.query for p in pairs],
+                                                                 [p.document for p in pairs]).double().numpy(),
+                       atol=1e-5)

@@ -1,0 +1,98 @@
+"""Known positive, known negative: the matching and IDF measures pass on a tiny model with the mechanism planted
+by hand (circuits.tiny.planted_cross_encoder) and fail on a random model of the same size, judged by the registry
+exactly as the suite judges the default."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from axiomtests.claims import CLAIMS
+from axiomtests.suite.test_matching import (preference_unmet, saturation_against_uniform, similarity_gap,
+                                           term_preference)
+from circuits.controls import matched_head_sets
+from circuits.idf import u0
+from circuits.matching import attention_by_level, head_similarity_correlation
+from circuits.roles import selection_half, top_matching
+from circuits.saturation import saturation_unmet
+from circuits.stats import group_bootstrap
+from circuits.tiny import planted_cross_encoder, planted_idf
+
+WORDS = ("bank river money water city music science history answer question search ranking model score token "
+         "passage").split()  # one wordpiece each in the tiny vocabulary
+
+
+@pytest.fixture(scope="module", params=["planted", "random"])
+def model(request, tmp_path_factory, tiny_checkpoint):
+    from circuits.model import HookedCrossEncoder
+
+    folder = (planted_cross_encoder(tmp_path_factory.mktemp("planted")) if request.param == "planted"
+              else tiny_checkpoint("bert", n_layers=2, n_heads=4, d_model=32))
+    return request.param, HookedCrossEncoder.from_pretrained(folder)
+
+
+def matching_pairs(n: int = 60, seed: int = 0):
+    """Three-word queries and ten-word documents holding one of the query's words."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        query = rng.choice(WORDS, 3, replace=False)
+        doc = [*rng.choice([w for w in WORDS if w not in query], 10), query[0]]
+        rng.shuffle(doc)
+        out.append(SimpleNamespace(query_id=f"q{i}", query=" ".join(query), document=" ".join(doc)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def matching(model):
+    """(heads chosen by similarity on one half of the queries, the other half's similarity map), as the suite."""
+    _, m = model
+    pairs = matching_pairs()
+    half = selection_half([p.query_id for p in pairs], seed=0)
+    select, held = ([p for p in pairs if (p.query_id in half) == side] for side in (True, False))
+    r_select, r_held = (head_similarity_correlation(m, [p.query for p in s], [p.document for p in s])
+                        for s in (select, held))
+    return top_matching(r_select), r_held
+
+
+def test_matching_heads_attend_by_similarity_only_when_planted(model, matching):
+    kind, _ = model
+    heads, r_held = matching
+    gap, _, _ = similarity_gap(r_held, heads, seed=0)
+    status = CLAIMS["mh.similarity"].result(gap).status
+    assert (status, heads == [(0, 0)]) == (("pass", True) if kind == "planted" else ("fail", False)), (heads, gap)
+
+
+def test_u0_stores_idf_only_when_planted(model):
+    kind, m = model
+    idf = planted_idf(m.cfg.d_vocab if hasattr(m.cfg, "d_vocab") else len(m.tokenizer))
+    spectrum = u0(m, reference=idf)
+    r = group_bootstrap(lambda i: float(np.corrcoef(spectrum.u0[i], idf[i])[0, 1]), np.arange(len(idf)),
+                        unit="vocabulary token", seed=0)
+    assert CLAIMS["idf.u0"].result(r).status == ("pass" if kind == "planted" else "fail"), r
+
+
+def test_matching_attention_saturates_only_when_planted(model, matching):
+    kind, m = model
+    heads = matching[0]
+    rng = np.random.default_rng(1)
+    pairs = []
+    for i in range(40):
+        term, other = rng.choice(WORDS, 2, replace=False)
+        body = " ".join(rng.choice([w for w in WORDS if w not in (term, other)], 10))
+        texts = [body + f" {term}" * k for k in range(6)]
+        pairs += [SimpleNamespace(query_id=f"q{i}", query=f"{term} {other}", term=term, document=texts[k],
+                                  perturbed=texts[k + 1], level_baseline=k, level_perturbed=k + 1) for k in range(5)]
+    every = [(layer, h) for layer in sorted({l for l, _ in heads}) for h in range(m.cfg.n_heads)]
+    per_head = attention_by_level(m, pairs, every, "term", per_head=True)
+    matrix = per_head[:, :, [every.index(h) for h in heads]].mean(-1)
+    null = attention_by_level(m, pairs, heads, "term", uniform=True)
+    value, first, uniform = saturation_against_uniform(matrix, null, seed=0)
+    preference = term_preference(per_head, every, heads, matched_head_sets(heads, m.cfg.n_heads, 50, 0), seed=0)
+    unmet = saturation_unmet(first, value.value) or preference_unmet(preference)
+    result = CLAIMS["mh.saturation"].result(value, control=uniform, unmet=unmet)
+    assert result.status == ("pass" if kind == "planted" else "fail"), (value, first, uniform, preference)
+    if kind == "random":  # the uniform null alone is fooled: a random head that prefers a token saturates on it
+        assert CLAIMS["mh.saturation"].result(value, control=uniform).status == "pass"
