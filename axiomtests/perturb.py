@@ -39,7 +39,8 @@ __all__ = [
     "GENERATOR_VERSION", "AXIOMS", "DEFAULT_FILLER", "TFC2_VARIANTS", "NotApplicable", "BasePair", "Filler", "Pair",
     "Candidate", "ReferenceEmbedding", "filler_token", "split_sentences", "cut_at_sentence", "base_set", "query_terms",
     "eligible_terms", "term_count", "token_term_count", "synonym_candidates", "tfc1_pair", "stmc1_pair",
-    "tfc2_window", "tfc2_pronoun", "tfc2_pairs", "irrelevant_sentences", "lnc1_pairs", "filler_control",
+    "tfc2_window", "tfc2_pronoun", "tfc2_pairs", "tfc2_word_chain", "irrelevant_sentences", "lnc1_pairs",
+    "filler_control",
     "pair_problems",
     "validate_pair",
 ]
@@ -548,6 +549,17 @@ def tfc2_pairs(base: BasePair, term: str, *, tokenizer: PreTrainedTokenizerBase,
             stratum=f"{variant}:{k}->{k + 1}", levels=(k, k + 1), tfs=(k, k + 1), filler=filler,
             details=dict(info)))
     return pairs
+
+
+def tfc2_word_chain(level0: str, *, word: str, filler: str, levels: int) -> list[str]:
+    """The control chain of an appended TFC2 chain: its k = 0 text (``plain`` + ``levels`` × ``filler``) with
+    ``word`` appended k times in place of the term, for k = 0..``levels`` (same lengths when ``word`` is one
+    token, as the term is)."""
+    tail = filler * levels
+    if not level0.endswith(tail):
+        raise ValueError(f"the k = 0 text does not end with {levels} x {filler!r}: not an appended TFC2 chain")
+    plain = level0[: len(level0) - len(tail)]
+    return [plain + f" {word}" * k + filler * (levels - k) for k in range(levels + 1)]
 
 
 def tfc2_pronoun(term: str, wn: WordNet | None = None) -> str:

@@ -147,7 +147,15 @@ def random_word_pairs(pairs, tokenizer, words: list[str], seed: int) -> list:
 
 
 @pytest.fixture(scope="session")
-def patching_sets(hooked_model, datasets, vocab_idf, axiom_session) -> dict:
+def control_words(hooked_model, vocab_idf) -> list[str]:
+    """Whole-word vocabulary entries seen in the corpus, longer than 3 letters: the random words of controls."""
+    tok = hooked_model.tokenizer
+    mask = whole_word_mask(tok, vocab_idf[1])
+    return [t for t, keep in zip(tok.convert_ids_to_tokens(list(range(len(tok)))), mask) if keep and len(t) > 3]
+
+
+@pytest.fixture(scope="session")
+def patching_sets(hooked_model, datasets, control_words, axiom_session) -> dict:
     """The same seeded sample of (query, passage, term) in TFC1 and STMC1, aligned for patching; and RANDOM:
     the TFC1 sample with a random corpus word appended instead of the term (the control map)."""
     out = {}
@@ -155,10 +163,7 @@ def patching_sets(hooked_model, datasets, vocab_idf, axiom_session) -> dict:
         pairs = datasets[axiom]
         chosen = [pairs[i] for i in sample_indices(len(pairs), axiom_session.pairs, axiom_session.seed)]
         out[axiom] = (chosen, aligned(hooked_model, chosen))
-    tok = hooked_model.tokenizer
-    mask = whole_word_mask(tok, vocab_idf[1])
-    words = [t for t, keep in zip(tok.convert_ids_to_tokens(list(range(len(tok)))), mask) if keep and len(t) > 3]
-    controls = random_word_pairs(out["TFC1"][0], tok, words, axiom_session.seed)
+    controls = random_word_pairs(out["TFC1"][0], hooked_model.tokenizer, control_words, axiom_session.seed)
     if controls:
         out["RANDOM"] = (controls, aligned(hooked_model, controls))
     return out

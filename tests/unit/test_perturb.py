@@ -138,6 +138,16 @@ def test_tfc2_documents_hold_exactly_k_occurrences(tok, variant):
         assert docs[0].endswith(" a a a a a") and docs[5].endswith(" trauma trauma trauma trauma trauma")
 
 
+def test_tfc2_word_chain_appends_the_word_where_the_term_was(tok):
+    pairs = P.tfc2_pairs(base_of("d1a"), "trauma", tokenizer=tok, variant="appended")
+    chain = P.tfc2_word_chain(pairs[0].document, word="violin", filler=pairs[0].filler.text, levels=5)
+    term_chain = [pairs[0].document] + [p.perturbed for p in pairs]
+    assert [c.replace("violin", "trauma") for c in chain] == term_chain
+    assert len({len(tok(c)["input_ids"]) for c in chain}) == 1
+    with pytest.raises(ValueError, match="not an appended TFC2 chain"):
+        P.tfc2_word_chain("no filler at the end", word="violin", filler=" a", levels=5)
+
+
 def test_tfc2_replacement_is_word_bounded_never_substring():
     base = P.BasePair("q", "d", "who is ari", "", "Ari met Ari. Various people saw ari. Ari and ari left. Bye.")
     texts = [P._keep_first(P.tfc2_window(base.passage, "ari"), "ari", k, "she") for k in (0, 2)]

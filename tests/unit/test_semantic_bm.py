@@ -113,3 +113,16 @@ def test_study_on_a_tiny_model_predicts_every_pair_out_of_fold_with_its_control_
     assert np.allclose(pred["y"], tiny_cross_encoder.score_pairs([p.query for p in pairs],
                                                                  [p.document for p in pairs]).double().numpy(),
                        atol=1e-5)
+
+
+def test_the_ridge_path_equals_one_fit_per_alpha():
+    from circuits.semantic_bm import RIDGE_ALPHAS, cv_errors
+
+    rng = np.random.default_rng(3)
+    for n, p in ((60, 5), (30, 45)):  # more rows than features, and fewer
+        x, y = rng.normal(size=(n, p)), rng.normal(size=n)
+        x[:, 0] = 1.0  # a constant column: scale 1, as RidgeFit does
+        fold = query_folds([f"q{i // 3}" for i in range(n)], 5)
+        brute = [sum(float(((RidgeFit.fit(x[fold != f], y[fold != f], a).predict(x[fold == f]) - y[fold == f]) ** 2
+                            ).sum()) for f in set(fold.tolist())) for a in RIDGE_ALPHAS]
+        assert np.allclose(cv_errors(x, y, fold, RIDGE_ALPHAS), brute, rtol=1e-9)
