@@ -15,6 +15,7 @@ import torch
 
 from circuits.axioms import levels
 from circuits.model import HookedCrossEncoder, PairBatch
+from circuits.roles import head_labels
 
 
 @dataclass(frozen=True)
@@ -179,4 +180,4 @@ def query_token_attention(model: HookedCrossEncoder, queries: list[str], docs: l
     """Per head, Pearson r (pooled over pairs) between the attention query tokens receive and their IDF
     (``idf`` indexed by token id; ``source_rows`` as in :func:`received_attention`)."""
     values, ids, _ = received_attention(model, queries, docs, heads, source_rows)
-    return {f"{layer}.{head}": float(r) for (layer, head), r in zip(heads, idf_correlations(values, idf[ids]))}
+    return {label: float(r) for label, r in zip(head_labels(heads), idf_correlations(values, idf[ids]))}

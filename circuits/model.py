@@ -348,12 +348,18 @@ class HookedCrossEncoder:
         return self.scores_from_logits(self.logits(batch))
 
     def score_pairs(self, queries: Sequence[str], docs: Sequence[str], batch_size: int = 32) -> torch.Tensor:
-        """Scores of many pairs, tokenised and run in batches of ``batch_size`` (CPU tensor ``[n]``). Without
-        active hooks the last block computes its [CLS] row only (:meth:`run_from`), all the logit reads."""
-        score = self if self.registry.active else self.scores_cls_last
-        out = [score(self.tokenize(queries[i:i + batch_size], docs[i:i + batch_size])).cpu()
-               for i in range(0, len(queries), batch_size)]
-        return torch.cat(out) if out else torch.empty(0)
+        """Scores of many pairs (CPU tensor ``[n]``, in input order). Without active hooks the pairs run shortest
+        first in batches of ``batch_size``, each cut to its own longest pair, and the last block computes its
+        [CLS] row only (:meth:`run_from`), all the logit reads; with hooks, batches keep the input order."""
+        if not len(queries):
+            return torch.empty(0)
+        if self.registry.active:
+            return torch.cat([self(self.tokenize(queries[i:i + batch_size], docs[i:i + batch_size])).cpu()
+                              for i in range(0, len(queries), batch_size)])
+        batch = self.tokenize(queries, docs)
+        chunks = batch.length_chunks(batch_size)
+        scores = torch.cat([self.scores_cls_last(batch.select(index).trimmed()).cpu() for index in chunks])
+        return torch.empty_like(scores).index_put_((torch.cat(chunks).cpu(),), scores)
 
     def scores_cls_last(self, batch: PairBatch) -> torch.Tensor:
         """Scores through the hooked blocks, the last one computing its [CLS] row only (what the logit reads):

@@ -53,6 +53,7 @@ import torch.nn.functional as F
 from circuits.errors import InputError
 from circuits.hooks import act_name
 from circuits.model import HookedCrossEncoder, PairBatch
+from circuits.roles import head_labels
 from circuits.stats import EffectEstimate, estimate_effects, pair_effects
 
 Head = tuple[int, int]
@@ -344,7 +345,7 @@ def generic_patch(model: HookedCrossEncoder, pairs: AlignedPairs, *, sites: Sequ
     result = result.reshape(len(pairs), *(len(coords[axis]) for axis in axes))
     estimate = estimate_effects(result, result_b, result_p, pairs.query_ids, delta=delta, n_boot=n_boot,
                                 level=level, seed=seed)
-    settings = {"model": model.name, "path": path, "receivers": [f"{l}.{h}" for l, h in plan.receivers],
+    settings = {"model": model.name, "path": path, "receivers": head_labels(plan.receivers),
                 "receiver_input": plan.receiver_input if plan.receivers else None,
                 "freeze_heads": plan.freeze_heads, "freeze_mlps": plan.freeze_mlps, "delta": delta,
                 "n_boot": n_boot, "ci_level": level, "seed": seed, "engine": engine}
@@ -450,7 +451,7 @@ def _head_set_variants(model: HookedCrossEncoder, head_sets: Sequence[Sequence[H
                 raise InputError(f"head {layer}.{head} is not in this model "
                                  f"({model.cfg.n_layers} layers × {model.cfg.n_heads} heads)")
         variants.append(tuple(Write(SITES["z"], int(l), (int(h),)) for l, h in sorted(set(heads))))
-    labels = ["+".join(f"{l}.{h}" for l, h in sorted(set(heads))) or "none" for heads in head_sets]
+    labels = ["+".join(head_labels(sorted(set(heads)))) or "none" for heads in head_sets]
     return ("set",), {"set": labels}, variants
 
 

@@ -20,6 +20,15 @@ MATCHING_SHARE = 13 / 144  # matching heads in ms-marco-MiniLM-L-12-v2 (§4.3)
 SCORING_CUT = 0.3  # the paper's "top 30% of causal importance" (§4.1)
 
 
+def head_labels(heads: Iterable[Head]) -> list[str]:
+    """``"layer.head"`` labels, as reports and ``--heads`` write them.
+
+    >>> head_labels([(0, 8), (10, 1)])
+    ['0.8', '10.1']
+    """
+    return [f"{layer}.{head}" for layer, head in heads]
+
+
 def selection_half(query_ids: Iterable[object], seed: int) -> set[str]:
     """Half of the distinct query ids (seeded): roles are chosen on these and measured on the rest.
 

@@ -57,14 +57,16 @@ def direction_values(model: HookedCrossEncoder, direction: np.ndarray) -> np.nda
 def circuit_features(model: HookedCrossEncoder, pairs: Sequence, circuits: Sequence[Circuit], batch_size: int = 32
                      ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """Per circuit (direction values ``[n, L]``, matching scores ``[n, K, L]``), and the cross-encoder scores
-    ``[n]``, for pairs whose queries all have the same token length L (one forward pass for every circuit)."""
+    ``[n]``, for pairs whose queries all have the same token length L (one forward pass for every circuit; the
+    pairs run shortest document first, the rows come back in the pairs' order)."""
     every = sorted({h for c in circuits for h in c.heads})
     names = [f"blocks.{layer}.attn.hook_pattern" for layer in sorted({layer for layer, _ in every})]
     us: list[list[np.ndarray]] = [[] for _ in circuits]
     xs: list[list[np.ndarray]] = [[] for _ in circuits]
     ys = []
+    order = np.argsort([len(p.document) for p in pairs], kind="stable")  # shortest first: less padding
     for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start:start + batch_size]
+        chunk = [pairs[i] for i in order[start:start + batch_size]]
         batch = model.tokenize([p.query for p in chunk], [p.document for p in chunk])
         seg = segments(model, batch)
         scores, cache = model.run_with_cache(batch, names_filter=names)
@@ -80,7 +82,8 @@ def circuit_features(model: HookedCrossEncoder, pairs: Sequence, circuits: Seque
             us[n].append(circuit.direction[ids])
             xs[n].append(ms.cpu().double().numpy())
         ys.append(scores.cpu().double().numpy())
-    return [(np.concatenate(u), np.concatenate(x)) for u, x in zip(us, xs)], np.concatenate(ys)
+    back = np.argsort(order)  # rows in the pairs' order again
+    return [(np.concatenate(u)[back], np.concatenate(x)[back]) for u, x in zip(us, xs)], np.concatenate(ys)[back]
 
 
 def bm25_scores(analyzed: list[tuple[list[str], list[str]]], collections: list[BM25], k1: float, b: float

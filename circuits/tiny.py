@@ -93,13 +93,18 @@ def planted_idf(vocab_size: int, seed: int = 0) -> np.ndarray:
 
 
 def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0) -> Path:
-    """A tiny BERT (2 layers × 4 heads, d_model 32) with two of the paper's mechanisms planted by hand, saved
-    into ``folder``; everything else is random, as in :func:`tiny_cross_encoder`.
+    """A tiny BERT (2 layers × 4 heads, d_model 32) with the paper's mechanisms planted by hand, saved into
+    ``folder``; every other weight is random, as in :func:`tiny_cross_encoder`. Residual dimensions:
+    0-7 a token identity code, 8 the IDF store, 9 the segment (−1.5 query side, +1.5 document), 10 the Matching
+    Score, 11 the relevance signal; no random weight writes to 9-11.
 
-    - Head 0.0 is a matching head: its queries and keys read the same 8 dimensions of a token identity code,
-      so every token attends to copies of itself (query tokens to the same token in the document).
-    - W_E's top singular direction stores :func:`planted_idf`: one embedding dimension carries it, scaled to
-      dominate W_E's spectrum. Position and segment embeddings are zero, so identity alone drives head 0.0.
+    - Head 0.0 is a matching head: its queries and keys read the identity code, so every token attends to copies
+      of itself, and its value reads the segment, so a query token writes to dim 10 the attention it pays to its
+      copies in the document (k/(k+1) for k copies: it saturates).
+    - Head 1.0 is a relevance scoring head: from [CLS] it attends to the query segment and carries their Matching
+      Scores into dim 11, which the pooler and classifier read: the score rises with matches.
+    - W_E's top singular direction stores :func:`planted_idf` (dim 8, twice any other column's scale). Position
+      embeddings are zero, so identity alone drives head 0.0.
     """
     from transformers import AutoModelForSequenceClassification
 
@@ -107,21 +112,48 @@ def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0) ->
     model = AutoModelForSequenceClassification.from_pretrained(folder)
     config = model.config
     d_head = config.hidden_size // config.num_attention_heads
+    idf_dim, segment, matched, relevance = d_head, d_head + 1, d_head + 2, d_head + 3
+    planted = [segment, matched, relevance]
     generator = torch.Generator().manual_seed(seed)
     idf = torch.as_tensor(planted_idf(config.vocab_size, seed), dtype=torch.float32)
+    layer0, layer1 = model.bert.encoder.layer
     with torch.no_grad():
         embeddings = model.bert.embeddings
         words = 0.3 * torch.randn(config.vocab_size, config.hidden_size, generator=generator)
         words[:, :d_head] = torch.randn(config.vocab_size, d_head, generator=generator)  # identity code
-        words[:, d_head] = 2.0 * (idf - idf.mean()) / idf.std()  # the IDF store: twice any other column's scale
+        words[:, idf_dim] = 2.0 * (idf - idf.mean()) / idf.std()  # the IDF store: twice any other column's scale
+        words[:, planted] = 0.0
         embeddings.word_embeddings.weight.copy_(words)
         embeddings.position_embeddings.weight.zero_()
         embeddings.token_type_embeddings.weight.zero_()
-        attention = model.bert.encoder.layer[0].attention.self
-        read = torch.zeros(d_head, config.hidden_size)
-        read[:, :d_head] = strength * torch.eye(d_head)
-        for projection in (attention.query, attention.key):
-            projection.weight[:d_head] = read
+        embeddings.token_type_embeddings.weight[:, segment] = torch.tensor([-1.5, 1.5])  # same norm: same LN scale
+        for layer in (layer0, layer1):  # nothing random writes to the planted dimensions
+            layer.attention.output.dense.weight[planted] = 0.0
+            layer.attention.output.dense.bias[planted] = 0.0
+            layer.output.dense.weight[planted] = 0.0
+            layer.output.dense.bias[planted] = 0.0
+        matching = layer0.attention.self
+        for projection in (matching.query, matching.key):
+            projection.weight[:d_head] = 0.0
+            projection.weight[:d_head, :d_head] = strength * torch.eye(d_head)
             projection.bias[:d_head] = 0.0
+        matching.value.weight[:d_head] = 0.0
+        matching.value.bias[:d_head] = 0.0
+        matching.value.weight[0, segment] = 1.0
+        layer0.attention.output.dense.weight[matched, 0] = 4.0
+        scoring = layer1.attention.self
+        for projection in (scoring.query, scoring.key, scoring.value):
+            projection.weight[:d_head] = 0.0
+            projection.bias[:d_head] = 0.0
+        scoring.query.bias[0] = 1.0
+        scoring.key.weight[0, segment] = -10.0  # document tokens out of [CLS]'s view
+        scoring.value.weight[0, matched] = 1.0
+        layer1.attention.output.dense.weight[relevance, 0] = 4.0
+        model.bert.pooler.dense.weight.zero_()
+        model.bert.pooler.dense.bias.zero_()
+        model.bert.pooler.dense.weight[0, relevance] = 0.3  # tanh near its linear range
+        model.classifier.weight.zero_()
+        model.classifier.weight[0, 0] = 5.0
+        model.classifier.bias.zero_()
     model.save_pretrained(folder)
     return folder

@@ -23,11 +23,11 @@ def sample_pairs(corpus, n: int, seed: int) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def logits(hooked_model, corpus, axiom_session) -> dict:
-    """Logits of sampled corpus pairs (padded batches of 16): the hooked model, and plain HF with eager and
-    with SDPA attention; plus how many documents were truncated."""
+    """Logits of sampled corpus pairs (padded batches of 16, shortest documents first): the hooked model, and
+    plain HF with eager and with SDPA attention; plus how many documents were truncated."""
     from transformers import AutoModelForSequenceClassification
 
-    pairs = sample_pairs(corpus, axiom_session.pairs, axiom_session.seed)
+    pairs = sorted(sample_pairs(corpus, axiom_session.pairs, axiom_session.seed), key=lambda p: len(p[1]))
     batches = [hooked_model.tokenize(*map(list, zip(*pairs[i:i + 16]))) for i in range(0, len(pairs), 16)]
     out = {"pairs": len(pairs), "truncated": sum(b.n_truncated for b in batches)}
     with torch.inference_mode():

@@ -14,6 +14,7 @@ from axiomtests.claims import CLAIMS, Control
 from circuits.axioms import levels
 from circuits.controls import matched_head_sets, percentile_rank
 from circuits.matching import attention_by_level
+from circuits.roles import head_labels
 from circuits.saturation import saturation_ratio, saturation_unmet
 from circuits.stats import group_bootstrap
 
@@ -21,16 +22,12 @@ from circuits.stats import group_bootstrap
 PREFERENCE_RANK = 0.95  # the matching heads must prefer the repeated term more than 95% of control head sets
 
 
-def head_names(heads) -> list[str]:
-    return [f"{layer}.{head}" for layer, head in heads]
-
-
 @pytest.mark.claim("mh.similarity")
 def test_matching_heads_attend_by_similarity(matching_heads, axiom_session, check_claim):
     _, r_held, heads = matching_heads
     gap, mh, others = similarity_gap(r_held, heads, axiom_session.seed)
     check_claim(CLAIMS["mh.similarity"].result(
-        gap, matching_heads=head_names(heads), mean_r_matching=mh, mean_r_others=others,
+        gap, matching_heads=head_labels(heads), mean_r_matching=mh, mean_r_others=others,
         r_map_held_out=np.round(r_held, 4).tolist()))
 
 
@@ -80,7 +77,7 @@ def test_matching_attention_saturates(hooked_model, datasets, matching_heads, ax
     check_claim(claim.result(
         value, control=uniform, unmet=saturation_unmet(first, value.value) or preference_unmet(preference),
         queries=len(matrix), first_increment=first.as_dict(), term_preference_percentile=preference.as_dict(),
-        matching_heads=head_names(heads)))
+        matching_heads=head_labels(heads)))
 
 
 def term_preference(per_head: np.ndarray, every: list, heads, control_sets, seed: int):
@@ -104,10 +101,10 @@ def preference_unmet(preference) -> str | None:
 def head_set_percentile(own: np.ndarray, controls: np.ndarray, qids, heads, control_sets, seed: int, **details):
     """The percentile rank of the matching heads' per-pair effect among their control sets', with details."""
     return percentile_rank(own, controls, qids, unit="query", seed=seed), {
-        "matching_heads": head_names(heads), "matching_heads_effect": float(own.mean()),
+        "matching_heads": head_labels(heads), "matching_heads_effect": float(own.mean()),
         "control_sets": len(control_sets), "control_effect_mean": float(controls.mean()),
         "control_effect_p95": float(np.percentile(controls.mean(0), 95)),
-        "first_control_sets": [head_names(s) for s in control_sets[:5]], **details}
+        "first_control_sets": [head_labels(s) for s in control_sets[:5]], **details}
 
 
 @pytest.mark.claim("mh.length")
@@ -141,24 +138,29 @@ def test_matching_heads_carry_the_length_signal(hooked_model, datasets, matching
 @pytest.mark.claim("mh.ablation")
 def test_ablating_matching_heads_removes_the_tfc1_gain(hooked_model, patching_sets, matching_heads, axiom_session,
                                                       check_claim):
-    from circuits.patching import ablate_heads, head_means
-
     claim = CLAIMS["mh.ablation"]
     heads = matching_heads[2]
     controls = matched_head_sets(heads, hooked_model.cfg.n_heads, claim.extra["control_sets"], axiom_session.seed)
     _, pairs = patching_sets["TFC1"]
-    means = head_means(hooked_model, pairs.baseline, sorted(set(heads).union(*controls)))
-
-    def gain(head_set) -> np.ndarray:
-        """Per pair, the TFC1 gain (perturbed − baseline score) with ``head_set`` mean-ablated."""
-        scores = [ablate_heads(hooked_model, batch, head_set, mode="mean", means=means).double().cpu().numpy()
-                  for batch in (pairs.perturbed, pairs.baseline)]
-        return scores[0] - scores[1]
-
-    intact = gain([])
-    lost = np.array([intact - gain(s) for s in [heads, *controls]]).T  # [pairs, 1 + sets]
+    intact, lost = gain_lost(hooked_model, pairs, [heads, *controls])
     value, details = head_set_percentile(lost[:, 0], lost[:, 1:], pairs.query_ids, heads, controls,
                                          axiom_session.seed, tfc1_gain=float(intact.mean()))
     check_claim(claim.result(
         value, reference="mean z over the real tokens of the padded TFC1 baselines (one vector per head)",
         **details))
+
+
+def gain_lost(model, pairs, head_sets) -> tuple[np.ndarray, np.ndarray]:
+    """(per pair the intact gain, perturbed − baseline score; ``[pairs, sets]`` the gain lost when each head set is
+    mean-ablated, the mean taken over the baselines' real tokens) of aligned pairs."""
+    from circuits.patching import ablate_heads, head_means
+
+    means = head_means(model, pairs.baseline, sorted(set().union(*head_sets)))
+
+    def gain(head_set) -> np.ndarray:
+        scores = [ablate_heads(model, batch, head_set, mode="mean", means=means).double().cpu().numpy()
+                  for batch in (pairs.perturbed, pairs.baseline)]
+        return scores[0] - scores[1]
+
+    intact = gain([])
+    return intact, np.array([intact - gain(s) for s in head_sets]).T

@@ -13,12 +13,8 @@ import pytest
 from axiomtests.claims import CLAIMS, Control, NotComputable
 from axiomtests.suite.conftest import kept_pairs
 from circuits.matching import idf_correlations, received_attention
-from circuits.roles import held_out_concentration, selection_half, top_senders
+from circuits.roles import head_labels, held_out_concentration, selection_half, top_senders
 from circuits.stats import group_bootstrap, ratio_of_means
-
-
-def names(heads) -> list[str]:
-    return [f"{layer}.{head}" for layer, head in heads]
 
 
 def map_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -54,7 +50,7 @@ def test_few_late_heads_carry_the_signal_to_the_logit(hooked_model, path_to_logi
     result = path_to_logit["TFC1"]
     check_claim(CLAIMS["rsh.path_to_logit"].result(
         value, held_out={a: v for a, v in zip(kept, every)}, late_layers_from=late_from,
-        scoring_heads=names(scoring_heads), layers=sorted({l for l, _ in scoring_heads}),
+        scoring_heads=head_labels(scoring_heads), layers=sorted({l for l, _ in scoring_heads}),
         share_of_heads=len(scoring_heads) / result.effect.size, pairs=result.n_pairs, dropped=result.n_dropped,
         top=[{"head": label, "effect": e} for label, e in result.top(8)]))
 
@@ -101,7 +97,7 @@ def idf_attention(model, pairs, heads, idf: np.ndarray, source_rows: str, seed: 
     token_idf = idf[ids]
     qids = [pairs[i].query_id for i in pair]
     own = np.arange(len(every)) < len(heads)
-    per_head = {label: float(r) for label, r in zip(names(every), idf_correlations(values, token_idf))}
+    per_head = {label: float(r) for label, r in zip(head_labels(every), idf_correlations(values, token_idf))}
 
     def statistic(i: np.ndarray, rows: np.ndarray) -> float:
         return float(combine(idf_correlations(values[rows][:, i], token_idf[i])))
@@ -145,5 +141,5 @@ def test_contextualisation_heads_attend_to_high_idf_tokens(hooked_model, patchin
                           "heads' values")
     value, per_head, _ = idf_attention(hooked_model, pairs, qch, vocab_idf[0], "query", axiom_session.seed, np.mean)
     axiom_report.sections["path patching into the scoring heads' values (TFC1)"] = {
-        "receivers": names(receivers), "top": [{"head": label, "effect": e} for label, e in result.top(8)]}
-    check_claim(CLAIMS["qch.idf"].result(value, contextualisation_heads=names(qch), per_head=per_head))
+        "receivers": head_labels(receivers), "top": [{"head": label, "effect": e} for label, e in result.top(8)]}
+    check_claim(CLAIMS["qch.idf"].result(value, contextualisation_heads=head_labels(qch), per_head=per_head))

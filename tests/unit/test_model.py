@@ -154,3 +154,11 @@ def test_tiny_tokenizer_knows_its_words(tiny_cross_encoder):
     tok = tiny_cross_encoder.tokenizer
     assert len(tok) == tiny_cross_encoder.model.config.vocab_size
     assert tok.unk_token_id not in tok("what is bm25 ranking xyz")["input_ids"]
+
+
+def test_score_pairs_runs_shortest_first_and_returns_input_order(tiny_cross_encoder):
+    queries = ["bank river", "what is bm25 ranking", "a"] * 5
+    docs = ["money " * (i % 7 + 1) for i in range(15)]
+    one_by_one = torch.cat([tiny_cross_encoder(tiny_cross_encoder.tokenize([q], [d])) for q, d in zip(queries, docs)])
+    assert torch.allclose(tiny_cross_encoder.score_pairs(queries, docs, batch_size=4), one_by_one, atol=1e-5)
+    assert tiny_cross_encoder.score_pairs([], []).shape == (0,)

@@ -96,3 +96,31 @@ def test_matching_attention_saturates_only_when_planted(model, matching):
     assert result.status == ("pass" if kind == "planted" else "fail"), (value, first, uniform, preference)
     if kind == "random":  # the uniform null alone is fooled: a random head that prefers a token saturates on it
         assert CLAIMS["mh.saturation"].result(value, control=uniform).status == "pass"
+
+
+@pytest.mark.parametrize("knocked_out", [False, True], ids=["planted", "matching-head-silenced"])
+def test_ablating_the_matching_head_removes_the_gain_only_when_it_carries_it(tmp_path, knocked_out):
+    from axiomtests.suite.test_matching import gain_lost
+    from circuits.controls import percentile_rank
+    from circuits.knockout import silence_heads
+    from circuits.model import HookedCrossEncoder
+    from circuits.patching import align_pairs
+
+    m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(tmp_path / "planted"))
+    if knocked_out:
+        silence_heads(m, [(0, 0)])
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(24):
+        query = rng.choice(WORDS, 3, replace=False)
+        doc = " ".join(rng.choice([w for w in WORDS if w not in query], 8))
+        rows.append((f"q{i}", " ".join(query), f"{doc} a", f"{doc} {query[0]}"))  # TFC1: the filler vs the term
+    qids, queries, baselines, perturbed = (list(c) for c in zip(*rows))
+    pairs = align_pairs(m, queries, baselines, perturbed, qids)
+    heads = [(0, 0)]
+    controls = matched_head_sets(heads, m.cfg.n_heads, 50, seed=0)
+    intact, lost = gain_lost(m, pairs, [heads, *controls])
+    value = percentile_rank(lost[:, 0], lost[:, 1:], qids, unit="query", seed=0)
+    if not knocked_out:  # the planted path makes a query term raise the score (axiom.tfc1's bar)
+        assert (intact > 0).mean() >= 0.75, intact
+    assert CLAIMS["mh.ablation"].result(value).status == ("fail" if knocked_out else "pass"), (value, lost.mean(0))
