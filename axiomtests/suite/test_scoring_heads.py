@@ -13,37 +13,23 @@ import pytest
 from axiomtests.claims import CLAIMS, Control, NotComputable
 from axiomtests.suite.conftest import kept_pairs
 from circuits.matching import idf_correlations, received_attention
-from circuits.roles import head_labels, held_out_concentration, selection_half, top_senders
-from circuits.stats import group_bootstrap, ratio_of_means
-
-
-def map_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, float).ravel(), np.asarray(b, float).ravel()
-    keep = np.isfinite(a) & np.isfinite(b)
-    if keep.sum() < 3 or a[keep].std() == 0 or b[keep].std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a[keep], b[keep])[0, 1])
+from circuits.roles import head_labels, selection_half, top_senders
+from circuits.scoring import StackedPairs, held_out_concentrations, map_agreement
+from circuits.stats import group_bootstrap
 
 
 @pytest.mark.claim("rsh.path_to_logit")
 def test_few_late_heads_carry_the_signal_to_the_logit(hooked_model, path_to_logit, scoring_heads, axiom_session,
                                                      check_claim):
     kept = {axiom: kept_pairs(path_to_logit[axiom]) for axiom in ("TFC1", "STMC1")}
-    patched, base, pert, qids = (np.concatenate([kept[a][k] for a in kept]) for k in range(4))
-    axis = np.concatenate([np.full(len(kept[a][0]), n) for n, a in enumerate(kept)])
+    stack = StackedPairs.of(list(kept.values()))
+    qids = stack.query_ids
     select = selection_half(qids, axiom_session.seed)
     in_select = np.array([q in select for q in qids])
     late_from = hooked_model.cfg.n_layers // 2
 
     def per_axiom(i: np.ndarray) -> list[float]:
-        out = []
-        for n in range(len(kept)):
-            a, b = i[(axis[i] == n) & in_select[i]], i[(axis[i] == n) & ~in_select[i]]
-            if not len(a) or not len(b):
-                return [float("nan")] * len(kept)
-            out.append(held_out_concentration(ratio_of_means(patched[a], base[a], pert[a]),
-                                              ratio_of_means(patched[b], base[b], pert[b]), late_from))
-        return out
+        return held_out_concentrations(stack, i, in_select, late_from)
 
     value = group_bootstrap(lambda i: min(per_axiom(i)), qids, unit="query", seed=axiom_session.seed)
     every = per_axiom(np.arange(len(qids)))
@@ -64,16 +50,11 @@ def test_exact_and_semantic_matches_use_the_same_heads(path_to_logit, axiom_sess
             kept["RANDOM"] = kept_pairs(random)
     except NotComputable:  # no random word moves the score: there is no control map to agree with
         pass
-    patched, base, pert, qids = (np.concatenate([kept[a][k] for a in kept]) for k in range(4))
-    axis = np.concatenate([np.full(len(kept[a][0]), n) for n, a in enumerate(kept)])
-
-    def effect_map(i: np.ndarray, n: int) -> np.ndarray | None:
-        rows = i[axis[i] == n]
-        return ratio_of_means(patched[rows], base[rows], pert[rows]) if len(rows) else None
+    stack = StackedPairs.of(list(kept.values()))
+    qids = stack.query_ids
 
     def r(i: np.ndarray, other: int) -> float:
-        a, b = effect_map(i, 0), effect_map(i, other)
-        return float("nan") if a is None or b is None else map_correlation(a, b)
+        return map_agreement(stack, i, 0, other)
 
     value = group_bootstrap(lambda i: r(i, 1), qids, unit="query", seed=axiom_session.seed)
     control = None
