@@ -66,12 +66,9 @@ class Report:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
     def to_markdown(self) -> str:
-        from tabulate import tabulate
-
         ck = self.checkpoint
         lines = [f"# axiomtests report: {ck.get('name', '?')}", ""]
-        lines.append(tabulate([[k, _fmt(v)] for k, v in sorted(ck.items())], headers=["checkpoint", ""],
-                              tablefmt="github"))
+        lines.append(_github([[k, _fmt(v)] for k, v in sorted(ck.items())], headers=["checkpoint", ""]))
         for title, section in sorted(self.sections.items()):
             lines += ["", f"## {title}", ""]
             lines.append(_section_markdown(section))
@@ -82,9 +79,9 @@ class Report:
                      *([_null_cell(c)] if nulls else []), _fmt(c.paper_value)]
                     for c in sorted(self.claims, key=lambda c: c.id)]
             lines += ["", "## Claims", "",
-                      tabulate(rows, headers=["claim", "status", "value", "threshold", "95% CI", "se", "resampled",
-                                              "control (value; beaten?)", *(["null model"] if nulls else []),
-                                              "paper"], tablefmt="github")]
+                      _github(rows, headers=["claim", "status", "value", "threshold", "95% CI", "se", "resampled",
+                                             "control (value; beaten?)", *(["null model"] if nulls else []),
+                                             "paper"])]
             blind = [c.id for c in sorted(self.claims, key=lambda c: c.id) if c.details.get("discriminative") is False]
             if blind:
                 lines += ["", "Not discriminative (they pass on a randomly initialised model of the same config "
@@ -100,7 +97,7 @@ class Report:
                 lines += ["", f"![{name}]({name})"]
         env = self.environment
         lines += ["", "## Environment", "",
-                  tabulate([[k, _fmt(v)] for k, v in sorted(env.items())], tablefmt="github")]
+                  _github([[k, _fmt(v)] for k, v in sorted(env.items())])]
         return "\n".join(lines) + "\n"
 
     def write(self, folder: str | Path) -> Path:
@@ -152,6 +149,16 @@ def _null_cell(claim: ClaimResult) -> str:
     return f"{null['status']} {_fmt(null['value'])}".strip() if null else ""
 
 
+def _github(rows: list[list[Any]], headers: Any = ()) -> str:
+    """A GitHub Markdown table; a ``|`` inside a cell is escaped so that it cannot split the cell."""
+    from tabulate import tabulate
+
+    def cell(value: Any) -> Any:
+        return value.replace("|", "\\|") if isinstance(value, str) else value
+
+    return tabulate([[cell(v) for v in row] for row in rows], headers=[cell(h) for h in headers], tablefmt="github")
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return ""
@@ -163,11 +170,8 @@ def _fmt(value: Any) -> str:
 
 
 def _section_markdown(section: Any) -> str:
-    from tabulate import tabulate
-
     if isinstance(section, list) and section and isinstance(section[0], dict):
-        return tabulate([[_fmt(v) for v in row.values()] for row in section], headers=list(section[0]),
-                        tablefmt="github")
+        return _github([[_fmt(v) for v in row.values()] for row in section], headers=list(section[0]))
     if isinstance(section, dict):
-        return tabulate([[k, _fmt(v)] for k, v in sorted(section.items())], tablefmt="github")
+        return _github([[k, _fmt(v)] for k, v in sorted(section.items())])
     return _fmt(section)

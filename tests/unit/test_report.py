@@ -81,3 +81,12 @@ def test_other_schema_and_garbage_are_refused(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(DatasetError, match="cannot read report"):
         load_report(bad)
+
+
+def test_a_pipe_inside_a_markdown_cell_is_escaped():
+    from circuits.report import Report
+
+    report = Report(checkpoint={"name": "a|b"}, environment={}, sections={"s": [{"col|umn": "x | y"}]})
+    md = report.to_markdown()
+    assert "a\\|b" in md and "x \\| y" in md and "col\\|umn" in md
+    assert all(line.count("|") - line.count("\\|") == 3 for line in md.splitlines() if line.startswith("| a"))
