@@ -124,3 +124,35 @@ def test_ablating_the_matching_head_removes_the_gain_only_when_it_carries_it(tmp
     if not knocked_out:  # the planted path makes a query term raise the score (axiom.tfc1's bar)
         assert (intact > 0).mean() >= 0.75, intact
     assert CLAIMS["mh.ablation"].result(value).status == ("fail" if knocked_out else "pass"), (value, lost.mean(0))
+
+
+@pytest.mark.parametrize("knocked_out", [False, True], ids=["planted", "scoring-head-silenced"])
+def test_path_patching_finds_the_planted_scoring_head_late_and_alone(tmp_path, knocked_out):
+    from axiomtests.suite.conftest import kept_pairs
+    from circuits.knockout import silence_heads
+    from circuits.model import HookedCrossEncoder
+    from circuits.patching import align_pairs, path_patch
+    from circuits.scoring import StackedPairs, held_out_concentrations
+
+    m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(tmp_path / "planted"))
+    if knocked_out:
+        silence_heads(m, [(1, 0)])
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(24):
+        query = rng.choice(WORDS, 3, replace=False)
+        doc = " ".join(rng.choice([w for w in WORDS if w not in query], 8))
+        rows.append((f"q{i}", " ".join(query), f"{doc} a", f"{doc} {query[0]}"))
+    qids, queries, baselines, perturbed = (list(c) for c in zip(*rows))
+    result = path_patch(m, align_pairs(m, queries, baselines, perturbed, qids), seed=0)
+    stack = StackedPairs.of([kept_pairs(result)])
+    every = np.arange(len(stack.axis))
+    half = selection_half(stack.query_ids, seed=0)
+    (concentration,) = held_out_concentrations(stack, every, np.array([q in half for q in stack.query_ids]),
+                                               late_from=1)
+    # planted: 1.0 carries the whole gain (effect 1.02, concentration 0.85); silenced, what moves the score is
+    # random heads of no consistent sign (concentration -0.65)
+    if knocked_out:
+        assert not concentration > 0.5, (concentration, result.top(4))
+    else:
+        assert result.top(1)[0][0] == "1.0" and concentration > 0.5, (concentration, result.top(4))
