@@ -101,8 +101,9 @@ def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0) ->
     - Head 0.0 is a matching head: its queries and keys read the identity code, so every token attends to copies
       of itself, and its value reads the segment, so a query token writes to dim 10 the attention it pays to its
       copies in the document (k/(k+1) for k copies: it saturates).
-    - Head 1.0 is a relevance scoring head: from [CLS] it attends to the query segment and carries their Matching
-      Scores into dim 11, which the pooler and classifier read: the score rises with matches.
+    - Head 1.0 is a relevance scoring head: from [CLS] it attends to the query segment, more to tokens of high IDF
+      (its keys read the IDF store), and carries their Matching Scores into dim 11, which the pooler and
+      classifier read: the score rises with matches, the more so the rarer the matched term.
     - W_E's top singular direction stores :func:`planted_idf` (dim 8, twice any other column's scale). Position
       embeddings are zero, so identity alone drives head 0.0.
     """
@@ -147,6 +148,7 @@ def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0) ->
             projection.bias[:d_head] = 0.0
         scoring.query.bias[0] = 1.0
         scoring.key.weight[0, segment] = -10.0  # document tokens out of [CLS]'s view
+        scoring.key.weight[0, idf_dim] = 1.5  # high-IDF query tokens in view (IDF-weighted matching)
         scoring.value.weight[0, matched] = 1.0
         layer1.attention.output.dense.weight[relevance, 0] = 4.0
         model.bert.pooler.dense.weight.zero_()

@@ -104,21 +104,26 @@ def test_the_model_reads_idf_from_u0(hooked_model, datasets, tfc1_gains, vocab_i
         with without_direction(hooked_model, direction):
             controls.append(gains(hooked_model, pairs))
 
-    def dependence(g: np.ndarray, i: np.ndarray) -> float:
-        return idf_dependence(g[i], term_idf[i])
-
-    def lost(i: np.ndarray) -> float:
-        return dependence(intact, i) - dependence(ablated, i)
-
-    def lost_to_random(i: np.ndarray) -> float:
-        return float(np.nanmean([dependence(intact, i) - dependence(c, i) for c in controls]))
-
-    value = group_bootstrap(lost, qids, unit="query", seed=axiom_session.seed)
-    beyond = group_bootstrap(lambda i: lost(i) - lost_to_random(i), qids, unit="query", seed=axiom_session.seed)
-    every = np.arange(len(pairs))
+    value, control = dependence_lost(intact, ablated, controls, term_idf, qids, axiom_session.seed)
     check_claim(claim.result(
-        value, control=Control(f"{len(directions)} random directions ⟂ v0 projected out instead",
-                               lost_to_random(every), beyond),
-        pairs=len(pairs), r_gain_idf_intact=dependence(intact, every), r_gain_idf_without_u0=dependence(ablated, every),
+        value, control=control, pairs=len(pairs), r_gain_idf_intact=idf_dependence(intact, term_idf),
+        r_gain_idf_without_u0=idf_dependence(ablated, term_idf),
         tfc1_gain_intact=float(intact.mean()), tfc1_gain_without_u0=float(ablated.mean()),
         tfc1_share_without_u0=float((ablated > 0).mean())))
+
+
+def dependence_lost(intact: np.ndarray, ablated: np.ndarray, controls: list, term_idf: np.ndarray, qids,
+                    seed: int) -> tuple:
+    """(how much of the gains' correlation with the terms' IDF is lost without U0, bootstrapped over queries; the
+    control: the same loss with random directions projected out instead)."""
+    def lost(i: np.ndarray) -> float:
+        return idf_dependence(intact[i], term_idf[i]) - idf_dependence(ablated[i], term_idf[i])
+
+    def lost_to_random(i: np.ndarray) -> float:
+        return float(np.nanmean([idf_dependence(intact[i], term_idf[i]) - idf_dependence(c[i], term_idf[i])
+                                 for c in controls]))
+
+    value = group_bootstrap(lost, qids, unit="query", seed=seed)
+    beyond = group_bootstrap(lambda i: lost(i) - lost_to_random(i), qids, unit="query", seed=seed)
+    return value, Control(f"{len(controls)} random directions ⟂ v0 projected out instead",
+                          lost_to_random(np.arange(len(intact))), beyond)

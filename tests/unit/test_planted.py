@@ -156,3 +156,49 @@ def test_path_patching_finds_the_planted_scoring_head_late_and_alone(tmp_path, k
         assert not concentration > 0.5, (concentration, result.top(4))
     else:
         assert result.top(1)[0][0] == "1.0" and concentration > 0.5, (concentration, result.top(4))
+
+
+def test_the_planted_model_reads_idf_from_u0_and_a_random_one_does_not(model):
+    from axiomtests.suite.test_idf import dependence_lost
+    from circuits.axioms import scores
+    from circuits.controls import random_directions
+    from circuits.idf import without_direction
+
+    kind, m = model
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(60):
+        query = rng.choice(WORDS, 3, replace=False)
+        doc = " ".join(rng.choice([w for w in WORDS if w not in query], 8))
+        term = query[int(rng.integers(3))]
+        rows.append((f"q{i}", " ".join(query), f"{doc} a", f"{doc} {term}", term))
+    qids, queries, baselines, perturbed, terms = (list(c) for c in zip(*rows))
+    idf = planted_idf(len(m.tokenizer))
+    term_idf = idf[m.tokenizer.convert_tokens_to_ids(terms)]
+    spectrum = u0(m, reference=idf)
+
+    def tfc1_gains() -> np.ndarray:
+        return scores(m, queries, perturbed) - scores(m, queries, baselines)
+
+    intact = tfc1_gains()
+    with without_direction(m, spectrum.v0):
+        ablated = tfc1_gains()
+    controls = []
+    for direction in random_directions(len(spectrum.v0), 4, seed=0, orthogonal_to=spectrum.v0):
+        with without_direction(m, direction):
+            controls.append(tfc1_gains())
+    value, control = dependence_lost(intact, ablated, controls, term_idf, qids, seed=0)
+    status = CLAIMS["idf.u0_causal"].result(value, control=control).status
+    assert status == ("pass" if kind == "planted" else "fail"), (value, control)
+
+
+def test_the_planted_scoring_head_weights_query_tokens_by_idf_and_a_random_one_does_not(model):
+    from axiomtests.suite.test_scoring_heads import idf_attention
+
+    kind, m = model
+    pairs = matching_pairs()
+    idf = planted_idf(len(m.tokenizer))
+    heads, others = [(1, 0)], [(1, 1), (1, 2), (1, 3)]  # the planted scoring head, and the rest of its layer
+    value, _, control = idf_attention(m, pairs, heads, idf, "cls", 0, lambda r: np.nanmean(np.abs(r)), others)
+    status = CLAIMS["rsh.attention_idf"].result(value, control=control).status
+    assert status == ("pass" if kind == "planted" else "fail"), (value, control)
