@@ -1,13 +1,16 @@
-"""Fixtures shared by the claim modules: corpus, diagnostic datasets, IDF, scores."""
+"""Fixtures shared by the claim modules: corpus, diagnostic datasets, IDF, roles, patching, the SemanticBM study."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from axiomtests.claims import NotComputable
+from axiomtests.claims import CLAIMS, NotComputable
+from circuits.bm25 import BM25, analyze
+from circuits.semantic_study import Circuit, Source, by_dataset, direction_values, evaluate_group
 
 
 @pytest.fixture(scope="session")
@@ -224,3 +227,77 @@ def scoring_heads(path_to_logit) -> list[tuple[int, int]]:
     from circuits.roles import heads_above_cut
 
     return heads_above_cut(path_to_logit["TFC1"].effect)
+
+
+MIN_GROUP = 30  # pairs a query-length group needs (the paper kept groups of > 500 over 12 datasets)
+
+
+def query_length(tokenizer, query: str) -> int:
+    return len(tokenizer(query, add_special_tokens=False)["input_ids"])
+
+
+@pytest.fixture(scope="session")
+def sources(corpus, axiom_session) -> dict[str, tuple[Source, list]]:
+    """label → (Source, base pairs): the base corpus (ids as they are), then each extra ``--axiom-corpus`` (ids
+    prefixed with ``label/`` so that queries of different corpora never merge)."""
+    from dataclasses import replace
+
+    from axiomtests.corpus import load_source
+    from axiomtests.perturb import base_set
+
+    out = {}
+    for n, loaded in enumerate([corpus] + [load_source(spec) for spec in axiom_session.corpora[1:]]):
+        label = loaded.name if loaded.name not in out else f"{loaded.name}#{n}"
+        prefix = f"{label}/" if n else ""
+        pairs = [replace(p, query_id=prefix + p.query_id, doc_id=prefix + p.doc_id) for p in base_set(loaded)]
+        qrels = {prefix + q: {prefix + d: r for d, r in judged.items()} for q, judged in loaded.qrels.items()}
+        out[label] = (Source(label, BM25(analyze(text) for text in loaded.docs.values()), qrels), pairs)
+    return out
+
+
+@pytest.fixture(scope="session")
+def groups(hooked_model, sources, axiom_session) -> dict[int, list]:
+    """Base pairs of every corpus by query token length, each group capped (seeded, whole queries) at
+    2 × --axiom-pairs."""
+    by_length: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for _, pairs in sources.values():
+        for pair in pairs:
+            by_length[query_length(hooked_model.tokenizer, pair.query)][pair.query_id].append(pair)
+    rng = np.random.default_rng(axiom_session.seed)
+    out = {}
+    for length, queries in sorted(by_length.items()):
+        chosen: list = []
+        for qid in rng.permutation(sorted(queries)):
+            if len(chosen) >= 2 * axiom_session.pairs:
+                break
+            chosen += queries[qid]
+        if len(chosen) >= MIN_GROUP and len(queries) >= 5:
+            out[length] = chosen
+    return out
+
+
+@pytest.fixture(scope="session")
+def evaluated(hooked_model, groups, sources, matching_heads, spectrum, axiom_session, axiom_report):
+    """Per query-length group: (row, out-of-fold predictions) of SemanticBM on the matching heads and −U0, and of
+    its control circuits (head sets drawn like the matching heads, random directions ⟂ v0)."""
+    from circuits.controls import matched_head_sets, random_directions
+
+    heads = matching_heads[2]
+    spectrum = spectrum[0]
+    n = CLAIMS["semantic_bm.fit"].extra["control_circuits"]
+    head_sets = matched_head_sets(heads, hooked_model.cfg.n_heads, n, axiom_session.seed)
+    directions = random_directions(len(spectrum.v0), n, axiom_session.seed, orthogonal_to=spectrum.v0)
+    controls = [Circuit(s, direction_values(hooked_model, d)) for s, d in zip(head_sets, directions)]
+    label_of = {p.query_id: label for label, (_, pairs) in sources.items() for p in pairs}
+
+    def source_of(pair) -> Source:
+        return sources[label_of[pair.query_id]][0]
+
+    out = {length: evaluate_group(hooked_model, pairs, Circuit(heads, -spectrum.u0), controls, source_of,
+                                  axiom_session.seed) for length, pairs in groups.items()}
+    axiom_report.sections["SemanticBM by query length"] = [
+        {"query_tokens": k, **{key: v for key, v in row.items() if key != "bm25_k1_b_per_fold"}}
+        for k, (row, _) in out.items()]
+    if len(sources) > 1:
+        axiom_report.sections["SemanticBM by dataset"] = by_dataset(out, label_of)
+    return out
