@@ -98,25 +98,31 @@ def test_matching_attention_saturates_only_when_planted(model, matching):
         assert CLAIMS["mh.saturation"].result(value, control=uniform).status == "pass"
 
 
-@pytest.mark.parametrize("knocked_out", [False, True], ids=["planted", "matching-head-silenced"])
-def test_ablating_the_matching_head_removes_the_gain_only_when_it_carries_it(tmp_path, knocked_out):
-    from axiomtests.suite.test_matching import gain_lost
-    from circuits.controls import percentile_rank
+def planted_tfc1(folder, silenced: list, seed: int):
+    """(the planted model with ``silenced`` heads, 24 aligned TFC1 pairs: the filler vs a query term appended,
+    their query ids)."""
     from circuits.knockout import silence_heads
     from circuits.model import HookedCrossEncoder
     from circuits.patching import align_pairs
 
-    m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(tmp_path / "planted"))
-    if knocked_out:
-        silence_heads(m, [(0, 0)])
-    rng = np.random.default_rng(2)
+    m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(folder))
+    silence_heads(m, silenced)
+    rng = np.random.default_rng(seed)
     rows = []
     for i in range(24):
         query = rng.choice(WORDS, 3, replace=False)
         doc = " ".join(rng.choice([w for w in WORDS if w not in query], 8))
-        rows.append((f"q{i}", " ".join(query), f"{doc} a", f"{doc} {query[0]}"))  # TFC1: the filler vs the term
+        rows.append((f"q{i}", " ".join(query), f"{doc} a", f"{doc} {query[0]}"))
     qids, queries, baselines, perturbed = (list(c) for c in zip(*rows))
-    pairs = align_pairs(m, queries, baselines, perturbed, qids)
+    return m, align_pairs(m, queries, baselines, perturbed, qids), qids
+
+
+@pytest.mark.parametrize("knocked_out", [False, True], ids=["planted", "matching-head-silenced"])
+def test_ablating_the_matching_head_removes_the_gain_only_when_it_carries_it(tmp_path, knocked_out):
+    from axiomtests.suite.test_matching import gain_lost
+    from circuits.controls import percentile_rank
+
+    m, pairs, qids = planted_tfc1(tmp_path / "planted", [(0, 0)] if knocked_out else [], seed=2)
     heads = [(0, 0)]
     controls = matched_head_sets(heads, m.cfg.n_heads, 50, seed=0)
     intact, lost = gain_lost(m, pairs, [heads, *controls])
@@ -129,22 +135,11 @@ def test_ablating_the_matching_head_removes_the_gain_only_when_it_carries_it(tmp
 @pytest.mark.parametrize("knocked_out", [False, True], ids=["planted", "scoring-head-silenced"])
 def test_path_patching_finds_the_planted_scoring_head_late_and_alone(tmp_path, knocked_out):
     from axiomtests.suite.conftest import kept_pairs
-    from circuits.knockout import silence_heads
-    from circuits.model import HookedCrossEncoder
-    from circuits.patching import align_pairs, path_patch
+    from circuits.patching import path_patch
     from circuits.scoring import StackedPairs, held_out_concentrations
 
-    m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(tmp_path / "planted"))
-    if knocked_out:
-        silence_heads(m, [(1, 0)])
-    rng = np.random.default_rng(3)
-    rows = []
-    for i in range(24):
-        query = rng.choice(WORDS, 3, replace=False)
-        doc = " ".join(rng.choice([w for w in WORDS if w not in query], 8))
-        rows.append((f"q{i}", " ".join(query), f"{doc} a", f"{doc} {query[0]}"))
-    qids, queries, baselines, perturbed = (list(c) for c in zip(*rows))
-    result = path_patch(m, align_pairs(m, queries, baselines, perturbed, qids), seed=0)
+    m, pairs, _ = planted_tfc1(tmp_path / "planted", [(1, 0)] if knocked_out else [], seed=3)
+    result = path_patch(m, pairs, seed=0)
     stack = StackedPairs.of([kept_pairs(result)])
     every = np.arange(len(stack.axis))
     half = selection_half(stack.query_ids, seed=0)
