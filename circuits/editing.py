@@ -4,7 +4,7 @@ injected tokens demoted by lowering their IDF. Each edit has a control: the same
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from scipy import stats
@@ -13,9 +13,9 @@ from circuits.idf import Spectrum, edit_idf
 from circuits.model import HookedCrossEncoder
 
 
-def edit_examples(queries: Sequence[tuple[str, list[str]]], tokenizer, limit: int) -> list[tuple[str, int, int]]:
+def edit_examples(queries: Iterable[tuple[str, list[str]]], tokenizer, limit: int) -> list[tuple[str, int, int]]:
     """(query, tok1, tok2) from (query, eligible terms) rows: each query's first two distinct terms, at most
-    ``limit`` examples.
+    ``limit`` examples (rows are read no further than that: pass a generator to find terms lazily).
 
     Examples are chosen so that no example's edited token occurs in another example's query or documents,
     so all of one step's edits can run in a single batch without touching each other's inputs.

@@ -112,12 +112,9 @@ def word_curves(model, pairs, words: list[str], seed: int) -> np.ndarray:
 
 @pytest.mark.claim("axiom.tfc2")
 def test_tfc2(hooked_model, datasets, control_words, axiom_report, axiom_session, plot_curve, check_claim):
-    curves = {}
-    for variant in ("appended", "pronoun"):
-        pairs = [p for p in datasets["TFC2"] if p.variant == variant]
-        curves[variant] = level_curves(hooked_model, pairs)[1]
-    appended = [p for p in datasets["TFC2"] if p.variant == "appended"]
-    curves["random word appended"] = word_curves(hooked_model, appended, control_words, axiom_session.seed)
+    chains = {variant: [p for p in datasets["TFC2"] if p.variant == variant] for variant in ("appended", "pronoun")}
+    curves = {variant: level_curves(hooked_model, pairs)[1] for variant, pairs in chains.items()}
+    curves["random word appended"] = word_curves(hooked_model, chains["appended"], control_words, axiom_session.seed)
     term, word = (np.diff(curves[k], axis=1) for k in ("appended", "random word appended"))
     steps = term - word  # [queries, k]: what the query term adds beyond any appended token
     value, first, linear = saturation_against_a_line(steps, axiom_session.seed)

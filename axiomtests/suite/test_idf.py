@@ -36,7 +36,7 @@ def edit_examples(datasets, tokenizer, limit: int) -> list[tuple[str, int, int]]
     from circuits.editing import edit_examples as chosen
 
     queries = {p.query_id: p.query for p in datasets["TFC1"]}
-    return chosen([(q, eligible_terms(q, tokenizer)[0]) for q in queries.values()], tokenizer, limit)
+    return chosen(((q, eligible_terms(q, tokenizer)[0]) for q in queries.values()), tokenizer, limit)  # lazy
 
 
 @pytest.mark.claim("idf.u0_edit")
