@@ -54,6 +54,18 @@ def edit_curves(model: HookedCrossEncoder, spectrum: Spectrum, examples: Sequenc
     return np.array(scores1).T, np.array(scores2).T
 
 
+def gap_changes(model: HookedCrossEncoder, spectrum: Spectrum, examples: Sequence[tuple[str, int, int]],
+                steps: Sequence[float], directions: np.ndarray) -> np.ndarray:
+    """``[queries, directions]``: how far each query's gap (doc1 − doc2) moves from the first of ``steps`` to the
+    last when token 1 moves along each of ``directions`` (only the two end steps are scored)."""
+    ends = (steps[0], steps[-1])
+    out = []
+    for direction in directions:
+        gaps = np.subtract(*edit_curves(model, spectrum, examples, ends, direction))
+        out.append(gaps[:, -1] - gaps[:, 0])
+    return np.array(out).T
+
+
 def monotonicity(steps: Sequence[float], gaps: np.ndarray) -> float:
     """Spearman ρ between the edit steps and the mean gap over the rows of ``gaps`` ``[queries, steps]``."""
     return float(stats.spearmanr(steps, gaps.mean(0))[0])

@@ -46,15 +46,27 @@ def u0(model: HookedCrossEncoder, reference: np.ndarray | None = None, mask: np.
     weight = word_embeddings(model).weight.detach().to("cpu", torch.float64)
     left, singular, right_t = torch.linalg.svd(weight, full_matrices=False)
     vec, v0 = left[:, 0].numpy(), right_t[0].numpy()
-    if reference is not None:
-        keep = np.ones(len(vec), bool) if mask is None else mask
-        flip = np.corrcoef(vec[keep], reference[keep])[0, 1] > 0
-        rule = "corr(U0, IDF) < 0"
-    else:
-        flip = vec.sum() < 0
-        rule = "sum(U0) > 0"
-    sign = -1.0 if flip else 1.0
+    sign = _canonical_sign(vec, reference, mask)
+    rule = "corr(U0, IDF) < 0" if reference is not None else "sum(U0) > 0"
     return Spectrum(u0=sign * vec, sigma0=float(singular[0]), v0=sign * v0, sign_rule=rule)
+
+
+def _canonical_sign(values: np.ndarray, reference: np.ndarray | None, mask: np.ndarray | None) -> float:
+    """−1.0 or 1.0: the sign making corr(values, reference) negative over ``mask``, or Σ values positive."""
+    if reference is None:
+        return -1.0 if values.sum() < 0 else 1.0
+    keep = np.ones(len(values), bool) if mask is None else mask
+    return -1.0 if np.corrcoef(values[keep], reference[keep])[0, 1] > 0 else 1.0
+
+
+def oriented_like_u0(model: HookedCrossEncoder, directions: np.ndarray, reference: np.ndarray | None = None,
+                     mask: np.ndarray | None = None) -> np.ndarray:
+    """``directions`` ``[n, d_model]`` of W_E's row space, each signed by :func:`u0`'s rule applied to the rows'
+    projections on it: an edit along one then "raises IDF" in the same sense as along v0, so the control of a
+    U0 edit cannot win or lose by its arbitrary sign."""
+    weight = word_embeddings(model).weight.detach().to("cpu", torch.float64).numpy()
+    directions = np.asarray(directions, float)
+    return np.stack([_canonical_sign(weight @ d, reference, mask) * d for d in directions])
 
 
 @contextmanager

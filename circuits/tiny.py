@@ -87,70 +87,103 @@ def random_init_like(checkpoint: Path, folder: Path, seed: int = 0, **sizes: int
     return folder
 
 
+#: Near-synonyms planted in :func:`planted_cross_encoder`: each right-hand word's embedding is its left-hand
+#: word's with the identity code slightly moved, so the matching head matches them (STMC1). The right-hand words
+#: are outside the words the planted tests draw queries and documents from.
+PLANTED_SYNONYMS = {"search": "retrieval", "passage": "document", "question": "query", "token": "term",
+                    "score": "relevance", "model": "matching"}
+
+
 def planted_idf(vocab_size: int, seed: int = 0) -> np.ndarray:
-    """The IDF a planted model stores: one positive value per vocabulary entry (seeded)."""
-    return np.random.default_rng(seed).uniform(1.0, 10.0, vocab_size)
+    """The IDF a planted model stores: one positive value per vocabulary entry (seeded); a near-synonym of
+    :data:`PLANTED_SYNONYMS` shares its word's."""
+    idf = np.random.default_rng(seed).uniform(1.0, 10.0, vocab_size)
+    index = {word: i for i, word in enumerate(tiny_vocab())}
+    for word, synonym in PLANTED_SYNONYMS.items():
+        if index[synonym] < vocab_size:
+            idf[index[synonym]] = idf[index[word]]
+    return idf
 
 
 def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0) -> Path:
-    """A tiny BERT (2 layers × 4 heads, d_model 32) with the paper's mechanisms planted by hand, saved into
+    """A tiny BERT (3 layers × 4 heads, d_model 32) with the paper's mechanisms planted by hand, saved into
     ``folder``; every other weight is random, as in :func:`tiny_cross_encoder`. Residual dimensions:
     0-7 a token identity code, 8 the IDF store, 9 the segment (−1.5 query side, +1.5 document), 10 the Matching
-    Score, 11 the relevance signal; no random weight writes to 9-11.
+    Score, 11 the relevance signal, 12 the contextualised Matching Score; no random weight writes to 8-12.
 
     - Head 0.0 is a matching head: its queries and keys read the identity code, so every token attends to copies
-      of itself, and its value reads the segment, so a query token writes to dim 10 the attention it pays to its
-      copies in the document (k/(k+1) for k copies: it saturates).
-    - Head 1.0 is a relevance scoring head: from [CLS] it attends to the query segment, more to tokens of high IDF
-      (its keys read the IDF store), and carries their Matching Scores into dim 11, which the pooler and
-      classifier read: the score rises with matches, the more so the rarer the matched term.
-    - W_E's top singular direction stores :func:`planted_idf` (dim 8, twice any other column's scale). Position
+      of itself (and to its :data:`PLANTED_SYNONYMS`, whose codes are near its own), and its value reads the
+      segment, so a query token writes to dim 10 the attention it pays to its matches in the document (k/(k+1)
+      for k copies: it saturates).
+    - Heads 1.0 and 1.1 are query-contextualisation heads: each query token attends to the query's tokens of high
+      IDF (keys read the IDF store; the document is out of view) and gathers their Matching Scores into dim 12.
+    - Head 2.0 is a relevance scoring head: from [CLS] it attends to the query segment, more to tokens of high IDF
+      (its keys read the IDF store), and carries their Matching Scores (dim 10, and dim 12 at a third of the
+      weight) into dim 11, which the pooler and classifier read: the score rises with matches, the more so the
+      rarer the matched term.
+    - W_E's top singular direction stores :func:`planted_idf` (dim 8: −4 plus the standardised IDF). Position
       embeddings are zero, so identity alone drives head 0.0.
     """
     from transformers import AutoModelForSequenceClassification
 
-    tiny_cross_encoder(folder, "bert", 1, seed, n_layers=2, n_heads=4, d_model=32)
+    tiny_cross_encoder(folder, "bert", 1, seed, n_layers=3, n_heads=4, d_model=32)
     model = AutoModelForSequenceClassification.from_pretrained(folder)
     config = model.config
     d_head = config.hidden_size // config.num_attention_heads
-    idf_dim, segment, matched, relevance = d_head, d_head + 1, d_head + 2, d_head + 3
-    planted = [segment, matched, relevance]
+    idf_dim, segment, matched, relevance, context = range(d_head, d_head + 5)
+    planted = [segment, matched, relevance, context]
     generator = torch.Generator().manual_seed(seed)
     idf = torch.as_tensor(planted_idf(config.vocab_size, seed), dtype=torch.float32)
-    layer0, layer1 = model.bert.encoder.layer
+    layer0, layer1, layer2 = model.bert.encoder.layer
+    vocab = {word: i for i, word in enumerate(tiny_vocab())}
+
+    def head(layer, h: int) -> tuple[slice, object]:
+        """(its rows in the Q/K/V projections, the layer's self-attention), those rows zeroed."""
+        rows = slice(h * d_head, (h + 1) * d_head)
+        attention = layer.attention.self
+        for projection in (attention.query, attention.key, attention.value):
+            projection.weight[rows] = 0.0
+            projection.bias[rows] = 0.0
+        return rows, attention
+
     with torch.no_grad():
         embeddings = model.bert.embeddings
         words = 0.3 * torch.randn(config.vocab_size, config.hidden_size, generator=generator)
         words[:, :d_head] = torch.randn(config.vocab_size, d_head, generator=generator)  # identity code
-        words[:, idf_dim] = 2.0 * (idf - idf.mean()) / idf.std()  # the IDF store: twice any other column's scale
+        for word, synonym in PLANTED_SYNONYMS.items():  # its word's row, the identity code slightly moved
+            words[vocab[synonym]] = words[vocab[word]]
+            words[vocab[synonym], :d_head] += 0.3 * torch.randn(d_head, generator=generator)
+        # the IDF store: an offset makes it W_E's top singular direction, and an IDF edit (±3 std) shrinks or
+        # grows the row's norm, not both: LayerNorm then scales the token's other features monotonically too
+        words[:, idf_dim] = -4.0 + (idf - idf.mean()) / idf.std()
         words[:, planted] = 0.0
         embeddings.word_embeddings.weight.copy_(words)
         embeddings.position_embeddings.weight.zero_()
         embeddings.token_type_embeddings.weight.zero_()
         embeddings.token_type_embeddings.weight[:, segment] = torch.tensor([-1.5, 1.5])  # same norm: same LN scale
-        for layer in (layer0, layer1):  # nothing random writes to the planted dimensions
-            layer.attention.output.dense.weight[planted] = 0.0
-            layer.attention.output.dense.bias[planted] = 0.0
-            layer.output.dense.weight[planted] = 0.0
-            layer.output.dense.bias[planted] = 0.0
-        matching = layer0.attention.self
-        for projection in (matching.query, matching.key):
-            projection.weight[:d_head] = 0.0
-            projection.weight[:d_head, :d_head] = strength * torch.eye(d_head)
-            projection.bias[:d_head] = 0.0
-        matching.value.weight[:d_head] = 0.0
-        matching.value.bias[:d_head] = 0.0
-        matching.value.weight[0, segment] = 1.0
-        layer0.attention.output.dense.weight[matched, 0] = 4.0
-        scoring = layer1.attention.self
-        for projection in (scoring.query, scoring.key, scoring.value):
-            projection.weight[:d_head] = 0.0
-            projection.bias[:d_head] = 0.0
-        scoring.query.bias[0] = 1.0
-        scoring.key.weight[0, segment] = -10.0  # document tokens out of [CLS]'s view
-        scoring.key.weight[0, idf_dim] = 1.5  # high-IDF query tokens in view (IDF-weighted matching)
-        scoring.value.weight[0, matched] = 1.0
-        layer1.attention.output.dense.weight[relevance, 0] = 4.0
+        for layer in (layer0, layer1, layer2):  # nothing random writes to the planted dimensions or the IDF store
+            for dense in (layer.attention.output.dense, layer.output.dense):
+                dense.weight[[idf_dim, *planted]] = 0.0
+                dense.bias[[idf_dim, *planted]] = 0.0
+        rows, matching = head(layer0, 0)
+        matching.query.weight[rows, :d_head] = strength * torch.eye(d_head)
+        matching.key.weight[rows, :d_head] = strength * torch.eye(d_head)
+        matching.value.weight[rows.start, segment] = 1.0
+        layer0.attention.output.dense.weight[matched, rows.start] = 1.0  # small: LN scales stay the random dims'
+        for h, sharpness in ((0, 3.0), (1, 2.0)):
+            rows, contextualising = head(layer1, h)
+            contextualising.query.bias[rows.start] = 1.0
+            contextualising.key.weight[rows.start, segment] = -10.0  # the document out of view
+            contextualising.key.weight[rows.start, idf_dim] = sharpness  # high-IDF query tokens in view
+            contextualising.value.weight[rows.start, matched] = 1.0
+            layer1.attention.output.dense.weight[context, rows.start] = 1.0
+        rows, scoring = head(layer2, 0)
+        scoring.query.bias[rows.start] = 1.0
+        scoring.key.weight[rows.start, segment] = -10.0  # document tokens out of [CLS]'s view
+        scoring.key.weight[rows.start, idf_dim] = 2.0  # high-IDF query tokens in view (IDF-weighted matching)
+        scoring.value.weight[rows.start, matched] = 4.0
+        scoring.value.weight[rows.start, context] = 4.0 / 3.0
+        layer2.attention.output.dense.weight[relevance, rows.start] = 4.0
         model.bert.pooler.dense.weight.zero_()
         model.bert.pooler.dense.bias.zero_()
         model.bert.pooler.dense.weight[0, relevance] = 0.3  # tanh near its linear range

@@ -36,9 +36,11 @@ def held_out_rankings(corpus, n_queries: int, seed: int):
 
 
 @pytest.mark.claim("edit.adversarial")
-def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, corpus, spectrum, axiom_session,
-                                                        axiom_report, check_claim):
-    spectrum, _ = spectrum
+def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, corpus, vocab_idf, spectrum,
+                                                        axiom_session, axiom_report, check_claim):
+    from circuits.idf import oriented_like_u0
+
+    spectrum, mask = spectrum
     tok = hooked_model.tokenizer
     words = unsafe_tokens(tok)
     if not words:
@@ -72,8 +74,9 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
     with edit_idf(hooked_model, spectrum, ids, EDIT_STEPS):
         after = ndcg()
     claim = CLAIMS["edit.adversarial"]
-    directions = random_directions(len(spectrum.v0), claim.extra["random_directions"], axiom_session.seed,
-                                   orthogonal_to=spectrum.v0)
+    directions = oriented_like_u0(hooked_model, random_directions(
+        len(spectrum.v0), claim.extra["random_directions"], axiom_session.seed, orthogonal_to=spectrum.v0),
+        vocab_idf[0], mask)
     controls = np.array([demoted(hooked_model, spectrum, ids, EDIT_STEPS, sub_q, *attacked, d)
                          for d in directions]).T  # [attacks, directions]
     axiom_report.sections["adversarial editing"] = {
@@ -85,7 +88,7 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
     beyond = group_bootstrap(lambda i: float(own[i].mean() - controls[i].mean()), groups, unit="query",
                              seed=axiom_session.seed)
     check_claim(claim.result(
-        share, control=Control(f"{len(directions)} random directions ⟂ v0, same step", float(controls.mean()),
-                               beyond),
+        share, control=Control(f"{len(directions)} random directions ⟂ v0 signed by U0's rule, same step",
+                               float(controls.mean()), beyond),
         attacks=int(len(attacks)), ndcg_retention=after / before if before else None,
         mean_injection_gain=float((injected - clean)[attacks].mean())))

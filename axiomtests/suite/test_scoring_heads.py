@@ -41,26 +41,37 @@ def test_few_late_heads_carry_the_signal_to_the_logit(hooked_model, path_to_logi
         top=[{"head": label, "effect": e} for label, e in result.top(8)]))
 
 
-@pytest.mark.claim("rsh.tfc1_vs_stmc1")
-def test_exact_and_semantic_matches_use_the_same_heads(path_to_logit, axiom_session, check_claim):
-    kept = {axiom: kept_pairs(path_to_logit[axiom]) for axiom in ("TFC1", "STMC1")}
-    random = path_to_logit.get("RANDOM")
-    try:
-        if random is not None:
-            kept["RANDOM"] = kept_pairs(random)
-    except NotComputable:  # no random word moves the score: there is no control map to agree with
-        pass
+def agreement_beyond_random(kept: dict, seed: int) -> tuple:
+    """(r between the TFC1 and STMC1 effect maps, bootstrap over queries; the control: TFC1 against the RANDOM map,
+    None without one). ``kept``: :func:`kept_pairs` blocks by axiom, "TFC1" and "STMC1" first."""
     stack = StackedPairs.of(list(kept.values()))
     qids = stack.query_ids
 
     def r(i: np.ndarray, other: int) -> float:
         return map_agreement(stack, i, 0, other)
 
-    value = group_bootstrap(lambda i: r(i, 1), qids, unit="query", seed=axiom_session.seed)
-    control = None
-    if "RANDOM" in kept:
-        beyond = group_bootstrap(lambda i: r(i, 1) - r(i, 2), qids, unit="query", seed=axiom_session.seed)
-        control = Control("TFC1 vs a random word appended instead of the term", r(np.arange(len(qids)), 2), beyond)
+    value = group_bootstrap(lambda i: r(i, 1), qids, unit="query", seed=seed)
+    if "RANDOM" not in kept:
+        return value, None
+    beyond = group_bootstrap(lambda i: r(i, 1) - r(i, 2), qids, unit="query", seed=seed)
+    return value, Control("TFC1 vs a random word appended instead of the term", r(np.arange(len(qids)), 2), beyond)
+
+
+def kept_with_random(results: dict) -> dict:
+    """:func:`kept_pairs` of TFC1, STMC1 and, when some random word moved the score, RANDOM."""
+    kept = {axiom: kept_pairs(results[axiom]) for axiom in ("TFC1", "STMC1")}
+    try:
+        if results.get("RANDOM") is not None:
+            kept["RANDOM"] = kept_pairs(results["RANDOM"])
+    except NotComputable:  # no random word moves the score: there is no control map to agree with
+        pass
+    return kept
+
+
+@pytest.mark.claim("rsh.tfc1_vs_stmc1")
+def test_exact_and_semantic_matches_use_the_same_heads(path_to_logit, axiom_session, check_claim):
+    random = path_to_logit.get("RANDOM")
+    value, control = agreement_beyond_random(kept_with_random(path_to_logit), axiom_session.seed)
     check_claim(CLAIMS["rsh.tfc1_vs_stmc1"].result(
         value, control=control, stmc1_pairs=path_to_logit["STMC1"].n_pairs,
         stmc1_dropped=path_to_logit["STMC1"].n_dropped, random_word_pairs=random.n_pairs if random else 0,
@@ -104,23 +115,30 @@ def test_scoring_heads_weight_query_tokens_by_idf(hooked_model, patching_sets, s
     check_claim(CLAIMS["rsh.attention_idf"].result(value, control=control, per_head=per_head))
 
 
-@pytest.mark.claim("qch.idf")
-def test_contextualisation_heads_attend_to_high_idf_tokens(hooked_model, patching_sets, scoring_heads,
-                                                           matching_heads, vocab_idf, axiom_session,
-                                                           axiom_report, check_claim):
+def contextualisation_heads(model, aligned_pairs, scoring_heads, matching_heads, seed: int) -> tuple:
+    """(the two heads, matching and scoring heads left out, with the largest positive path effect into the scoring
+    heads' value inputs, §4.2; the PatchResult). NotComputable without a receiver above layer 0 or a sender."""
     from circuits.patching import path_patch
 
     receivers = [h for h in scoring_heads if h[0] > 0]
     if not receivers:
         raise NotComputable("no scoring head above layer 0: no head can send to them")
-    pairs, aligned_pairs = patching_sets["TFC1"]
-    result = path_patch(hooked_model, aligned_pairs, receivers=receivers, receiver_input="v",
-                        seed=axiom_session.seed)
-    qch = top_senders(result.effect, 2, exclude=set(matching_heads[2]) | set(scoring_heads))
+    result = path_patch(model, aligned_pairs, receivers=receivers, receiver_input="v", seed=seed)
+    qch = top_senders(result.effect, 2, exclude=set(matching_heads) | set(scoring_heads))
     if not qch:
         raise NotComputable("no head outside the matching and scoring heads sends a positive effect to the scoring "
-                          "heads' values")
+                            "heads' values")
+    return qch, result
+
+
+@pytest.mark.claim("qch.idf")
+def test_contextualisation_heads_attend_to_high_idf_tokens(hooked_model, patching_sets, scoring_heads,
+                                                           matching_heads, vocab_idf, axiom_session,
+                                                           axiom_report, check_claim):
+    pairs, aligned_pairs = patching_sets["TFC1"]
+    qch, result = contextualisation_heads(hooked_model, aligned_pairs, scoring_heads, matching_heads[2],
+                                          axiom_session.seed)
     value, per_head, _ = idf_attention(hooked_model, pairs, qch, vocab_idf[0], "query", axiom_session.seed, np.mean)
     axiom_report.sections["path patching into the scoring heads' values (TFC1)"] = {
-        "receivers": head_labels(receivers), "top": [{"head": label, "effect": e} for label, e in result.top(8)]}
+        "receivers": result.settings["receivers"], "top": [{"head": label, "effect": e} for label, e in result.top(8)]}
     check_claim(CLAIMS["qch.idf"].result(value, contextualisation_heads=head_labels(qch), per_head=per_head))

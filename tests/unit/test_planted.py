@@ -18,7 +18,7 @@ from circuits.matching import attention_by_level, head_similarity_correlation
 from circuits.roles import selection_half, top_matching
 from circuits.saturation import saturation_unmet
 from circuits.stats import group_bootstrap
-from circuits.tiny import planted_cross_encoder, planted_idf
+from circuits.tiny import PLANTED_SYNONYMS, planted_cross_encoder, planted_idf
 
 WORDS = ("bank river money water city music science history answer question search ranking model score token "
          "passage").split()  # one wordpiece each in the tiny vocabulary
@@ -29,7 +29,7 @@ def model(request, tmp_path_factory, tiny_checkpoint):
     from circuits.model import HookedCrossEncoder
 
     folder = (planted_cross_encoder(tmp_path_factory.mktemp("planted")) if request.param == "planted"
-              else tiny_checkpoint("bert", n_layers=2, n_heads=4, d_model=32))
+              else tiny_checkpoint("bert", n_layers=3, n_heads=4, d_model=32))
     return request.param, HookedCrossEncoder.from_pretrained(folder)
 
 
@@ -74,9 +74,9 @@ def test_u0_stores_idf_only_when_planted(model):
     assert CLAIMS["idf.u0"].result(r).status == ("pass" if kind == "planted" else "fail"), r
 
 
-def test_matching_attention_saturates_only_when_planted(model, matching):
-    kind, m = model
-    heads = matching[0]
+def saturation(m, heads) -> tuple:
+    """(the mh.saturation result of ``heads`` on 40 queries whose term is appended 0-5 times, the same judged by
+    the uniform null alone), as the suite measures and judges it."""
     rng = np.random.default_rng(1)
     pairs = []
     for i in range(40):
@@ -92,10 +92,26 @@ def test_matching_attention_saturates_only_when_planted(model, matching):
     value, first, uniform = saturation_against_uniform(matrix, null, seed=0)
     preference = term_preference(per_head, every, heads, matched_head_sets(heads, m.cfg.n_heads, 50, 0), seed=0)
     unmet = saturation_unmet(first, value.value) or preference_unmet(preference)
-    result = CLAIMS["mh.saturation"].result(value, control=uniform, unmet=unmet)
-    assert result.status == ("pass" if kind == "planted" else "fail"), (value, first, uniform, preference)
-    if kind == "random":  # the uniform null alone is fooled: a random head that prefers a token saturates on it
-        assert CLAIMS["mh.saturation"].result(value, control=uniform).status == "pass"
+    claim = CLAIMS["mh.saturation"]
+    return claim.result(value, control=uniform, unmet=unmet), claim.result(value, control=uniform)
+
+
+def test_matching_attention_saturates_only_when_planted(model, matching):
+    kind, m = model
+    result, _ = saturation(m, matching[0])
+    assert result.status == ("pass" if kind == "planted" else "fail"), result
+
+
+def test_the_uniform_null_alone_is_fooled_by_a_random_head(tiny_checkpoint):
+    """Why mh.saturation also needs the term preference: a random 2-layer model's head that happens to prefer a
+    token saturates on it by softmax arithmetic, and beats uniform attention."""
+    from circuits.model import HookedCrossEncoder
+
+    m = HookedCrossEncoder.from_pretrained(tiny_checkpoint("bert", n_layers=2, n_heads=4, d_model=32))
+    pairs = matching_pairs()
+    heads = top_matching(head_similarity_correlation(m, [p.query for p in pairs], [p.document for p in pairs]))
+    result, uniform_only = saturation(m, heads)
+    assert (result.status, uniform_only.status) == ("fail", "pass"), (heads, result, uniform_only)
 
 
 def planted_tfc1(folder, silenced: list, seed: int):
@@ -138,19 +154,19 @@ def test_path_patching_finds_the_planted_scoring_head_late_and_alone(tmp_path, k
     from circuits.patching import path_patch
     from circuits.scoring import StackedPairs, held_out_concentrations
 
-    m, pairs, _ = planted_tfc1(tmp_path / "planted", [(1, 0)] if knocked_out else [], seed=3)
+    m, pairs, _ = planted_tfc1(tmp_path / "planted", [(2, 0)] if knocked_out else [], seed=3)
     result = path_patch(m, pairs, seed=0)
     stack = StackedPairs.of([kept_pairs(result)])
     every = np.arange(len(stack.axis))
     half = selection_half(stack.query_ids, seed=0)
     (concentration,) = held_out_concentrations(stack, every, np.array([q in half for q in stack.query_ids]),
                                                late_from=1)
-    # planted: 1.0 carries the whole gain (effect 1.02, concentration 0.85); silenced, what moves the score is
+    # planted: 2.0 carries the whole gain (effect 1.02, concentration 0.85); silenced, what moves the score is
     # random heads of no consistent sign (concentration -0.65)
     if knocked_out:
         assert not concentration > 0.5, (concentration, result.top(4))
     else:
-        assert result.top(1)[0][0] == "1.0" and concentration > 0.5, (concentration, result.top(4))
+        assert result.top(1)[0][0] == "2.0" and concentration > 0.5, (concentration, result.top(4))
 
 
 def test_the_planted_model_reads_idf_from_u0_and_a_random_one_does_not(model):
@@ -193,7 +209,101 @@ def test_the_planted_scoring_head_weights_query_tokens_by_idf_and_a_random_one_d
     kind, m = model
     pairs = matching_pairs()
     idf = planted_idf(len(m.tokenizer))
-    heads, others = [(1, 0)], [(1, 1), (1, 2), (1, 3)]  # the planted scoring head, and the rest of its layer
+    heads, others = [(2, 0)], [(2, 1), (2, 2), (2, 3)]  # the planted scoring head, and the rest of its layer
     value, _, control = idf_attention(m, pairs, heads, idf, "cls", 0, lambda r: np.nanmean(np.abs(r)), others)
     status = CLAIMS["rsh.attention_idf"].result(value, control=control).status
     assert status == ("pass" if kind == "planted" else "fail"), (value, control)
+
+
+def appended_pairs(n: int, seed: int, appended) -> list[SimpleNamespace]:
+    """``n`` three-word queries whose first word is a key of PLANTED_SYNONYMS, with an eight-word document of other
+    words: ``document`` ends in the filler "a", ``perturbed`` in ``appended(query words, document words)``."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        first = rng.choice(sorted(PLANTED_SYNONYMS))
+        query = [first, *rng.choice([w for w in WORDS if w != first], 2, replace=False)]
+        doc = list(rng.choice([w for w in WORDS if w not in query], 8))
+        text = " ".join(doc)
+        out.append(SimpleNamespace(query_id=f"q{i}", query=" ".join(query), document=f"{text} a",
+                                   perturbed=f"{text} {appended(query, doc, rng)}", stratum="planted"))
+    return out
+
+
+def term(query, _doc, _rng) -> str:
+    return query[0]
+
+
+def synonym(query, _doc, _rng) -> str:
+    return PLANTED_SYNONYMS[query[0]]
+
+
+def random_word(query, doc, rng) -> str:
+    return rng.choice([w for w in WORDS if w not in query and w not in doc])
+
+
+def test_the_planted_matching_head_rewards_synonyms_and_a_random_model_does_not(model):
+    from axiomtests.suite.test_axioms import compliance_result
+
+    kind, m = model
+    result = compliance_result("axiom.stmc1", m, appended_pairs(60, 6, synonym), seed=0)
+    assert result.status == ("pass" if kind == "planted" else "fail"), result
+
+
+def test_exact_and_semantic_matches_share_the_planted_path_beyond_a_random_word(model):
+    from axiomtests.suite.test_scoring_heads import agreement_beyond_random, kept_with_random
+    from circuits.patching import align_pairs, path_patch
+
+    kind, m = model
+    results = {}
+    for axiom, appended in (("TFC1", term), ("STMC1", synonym), ("RANDOM", random_word)):
+        pairs = appended_pairs(40, 7, appended)
+        aligned = align_pairs(m, *([getattr(p, k) for p in pairs] for k in ("query", "document", "perturbed",
+                                                                              "query_id")))
+        results[axiom] = path_patch(m, aligned, seed=0)
+    value, control = agreement_beyond_random(kept_with_random(results), seed=0)
+    status = CLAIMS["rsh.tfc1_vs_stmc1"].result(value, control=control).status
+    assert status == ("pass" if kind == "planted" else "fail"), (value, control, results["TFC1"].top(3))
+
+
+def test_the_planted_contextualisation_heads_are_found_and_weight_by_idf_a_random_models_are_not(model, matching):
+    from axiomtests.suite.test_scoring_heads import contextualisation_heads, idf_attention
+    from circuits.patching import align_pairs, path_patch
+    from circuits.roles import heads_above_cut
+
+    kind, m = model
+    pairs = appended_pairs(40, 8, term)
+    aligned = align_pairs(m, *([getattr(p, k) for p in pairs] for k in ("query", "document", "perturbed", "query_id")))
+    scoring = heads_above_cut(path_patch(m, aligned, seed=0).effect)
+    qch, _ = contextualisation_heads(m, aligned, scoring, matching[0], seed=0)
+    value, per_head, _ = idf_attention(m, matching_pairs(), qch, planted_idf(len(m.tokenizer)), "query", 0, np.mean)
+    status = CLAIMS["qch.idf"].result(value).status
+    if kind == "planted":
+        assert (sorted(qch), scoring, status) == ([(1, 0), (1, 1)], [(2, 0)], "pass"), (qch, scoring, value)
+    else:
+        assert status == "fail", (qch, scoring, value, per_head)
+
+
+def test_raising_idf_through_u0_widens_the_gap_beyond_random_edits_only_when_planted(model):
+    from axiomtests.suite.test_idf import EDIT_STEPS, edit_beyond_random
+    from circuits.controls import random_directions
+    from circuits.editing import edit_curves, edit_examples, gap_changes
+    from circuits.idf import oriented_like_u0
+
+    kind, m = model
+    idf = planted_idf(len(m.tokenizer))
+    spectrum = u0(m, reference=idf)
+    rng = np.random.default_rng(9)
+    rows = []
+    for _ in range(40):
+        first, second = rng.choice(WORDS, 2, replace=False)
+        rows.append((f"{first} {second}", [first, second]))
+    examples = edit_examples(rows, m.tokenizer, 40)  # each example edits a token no other example reads
+    queries = [q for q, _, _ in examples]
+    gaps = np.subtract(*edit_curves(m, spectrum, examples, EDIT_STEPS))
+    claim = CLAIMS["idf.u0_edit"]
+    directions = oriented_like_u0(m, random_directions(len(spectrum.v0), claim.extra["random_directions"], 0,
+                                                       orthogonal_to=spectrum.v0), idf)
+    rank, unmet = edit_beyond_random(gaps, gap_changes(m, spectrum, examples, EDIT_STEPS, directions), queries, 0)
+    result = claim.result(rank, unmet=unmet)
+    assert result.status == ("pass" if kind == "planted" else "fail"), (result, len(examples))
