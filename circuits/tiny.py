@@ -105,11 +105,13 @@ def planted_idf(vocab_size: int, seed: int = 0) -> np.ndarray:
     return idf
 
 
-def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0) -> Path:
+def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0, length_normalised: bool = False
+                          ) -> Path:
     """A tiny BERT (3 layers × 4 heads, d_model 32) with the paper's mechanisms planted by hand, saved into
     ``folder``; every other weight is random, as in :func:`tiny_cross_encoder`. Residual dimensions:
     0-7 a token identity code, 8 the IDF store, 9 the segment (−1.5 query side, +1.5 document), 10 the Matching
-    Score, 11 the relevance signal, 12 the contextualised Matching Score; no random weight writes to 8-12.
+    Score, 11 the relevance signal, 12 the contextualised Matching Score; no random weight writes to 8-12 (nor to
+    0-7 and 13-20 when ``length_normalised``).
 
     - Head 0.0 is a matching head: its queries and keys read the identity code, so every token attends to copies
       of itself (and to its :data:`PLANTED_SYNONYMS`, whose codes are near its own), and its value reads the
@@ -123,6 +125,15 @@ def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0) ->
       rarer the matched term.
     - W_E's top singular direction stores :func:`planted_idf` (dim 8: −4 plus the standardised IDF). Position
       embeddings are zero, so identity alone drives head 0.0.
+
+    ``length_normalised``: matching saturates with copies *and* falls with document length, as BM25's
+    tf/(tf + k1·length) (§4.3, App. E). Head 0.0 then attends from each query token to the document only (and to
+    the last [SEP], where attention rests when nothing matches), and writes the identity code of what it attends
+    to (dims 13-19). Head 1.2 compares that echo with the token's own identity code: the share of 0.0's attention
+    that found copies of the token, against the [CLS]/[SEP] sinks (flag dim 20), into dim 10. A single head cannot
+    carry length alone: its output moves the same way for every added document token, a copy or not, so only a
+    second step that compares what came back with the token itself tells a match from filler. The
+    contextualisation heads 1.0 and 1.1 see no Matching Score then (it arrives in their layer).
     """
     from transformers import AutoModelForSequenceClassification
 
@@ -131,7 +142,8 @@ def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0) ->
     config = model.config
     d_head = config.hidden_size // config.num_attention_heads
     idf_dim, segment, matched, relevance, context = range(d_head, d_head + 5)
-    planted = [segment, matched, relevance, context]
+    echo, flag = list(range(context + 1, context + d_head)), context + d_head  # 13-19, 20
+    planted = [segment, matched, relevance, context] + ([*echo, flag] if length_normalised else [])
     generator = torch.Generator().manual_seed(seed)
     idf = torch.as_tensor(planted_idf(config.vocab_size, seed), dtype=torch.float32)
     layer0, layer1, layer2 = model.bert.encoder.layer
@@ -157,19 +169,44 @@ def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0) ->
         # grows the row's norm, not both: LayerNorm then scales the token's other features monotonically too
         words[:, idf_dim] = -4.0 + (idf - idf.mean()) / idf.std()
         words[:, planted] = 0.0
+        if length_normalised:  # [CLS] and [SEP] are sinks: a flag, and [SEP] matches nothing
+            words[[vocab["[CLS]"], vocab["[SEP]"]], flag] = 2.0
+            words[vocab["[SEP]"], :d_head] = 0.0
         embeddings.word_embeddings.weight.copy_(words)
         embeddings.position_embeddings.weight.zero_()
         embeddings.token_type_embeddings.weight.zero_()
         embeddings.token_type_embeddings.weight[:, segment] = torch.tensor([-1.5, 1.5])  # same norm: same LN scale
+        protected = [idf_dim, *planted, *(range(d_head) if length_normalised else [])]
         for layer in (layer0, layer1, layer2):  # nothing random writes to the planted dimensions or the IDF store
             for dense in (layer.attention.output.dense, layer.output.dense):
-                dense.weight[[idf_dim, *planted]] = 0.0
-                dense.bias[[idf_dim, *planted]] = 0.0
+                dense.weight[protected] = 0.0
+                dense.bias[protected] = 0.0
         rows, matching = head(layer0, 0)
-        matching.query.weight[rows, :d_head] = strength * torch.eye(d_head)
-        matching.key.weight[rows, :d_head] = strength * torch.eye(d_head)
-        matching.value.weight[rows.start, segment] = 1.0
-        layer0.attention.output.dense.weight[matched, rows.start] = 1.0  # small: LN scales stay the random dims'
+        if length_normalised:  # 0.0 echoes the identity of what it matched; 1.2 reads how much of its own
+            seven = slice(rows.start, rows.start + len(echo))
+            matching.query.weight[seven, :len(echo)] = strength * torch.eye(len(echo))
+            matching.key.weight[seven, :len(echo)] = strength * torch.eye(len(echo))
+            matching.query.bias[rows.stop - 1] = 1.0
+            matching.key.weight[rows.stop - 1, segment] = 10.0  # the query out of view: only document tokens,
+            matching.key.weight[rows.stop - 1, flag] = 8.0  # and the last [SEP], where unmatched attention rests
+            matching.value.weight[seven, :len(echo)] = torch.eye(len(echo))
+            layer0.attention.output.dense.weight[echo, seven] = torch.eye(len(echo))
+            rows, reader = head(layer1, 2)
+            seven = slice(rows.start, rows.start + len(echo))
+            reader.query.weight[seven, :len(echo)] = 8.0 * torch.eye(len(echo))  # own identity · echo: the share
+            reader.key.weight[seven, echo] = torch.eye(len(echo))  # of its attention that found copies of itself
+            reader.query.bias[rows.stop - 1] = 1.0
+            reader.key.weight[rows.stop - 1, segment] = -10.0  # the document out of view
+            reader.key.weight[rows.stop - 1, flag] = 12.0  # [CLS] and [SEP] compete with that share
+            reader.value.weight[rows.start, flag] = -1.0  # after LayerNorm the sinks' flag is about 1.3, a
+            reader.value.bias[rows.start] = 1.3  # query token's about 0.4: a token attending to itself writes
+            layer1.attention.output.dense.weight[matched, rows.start] = 3.0
+            layer1.attention.output.dense.bias[matched] = -1.2  # ~0 when half the attention rests on sinks
+        else:
+            matching.query.weight[rows, :d_head] = strength * torch.eye(d_head)
+            matching.key.weight[rows, :d_head] = strength * torch.eye(d_head)
+            matching.value.weight[rows.start, segment] = 1.0
+            layer0.attention.output.dense.weight[matched, rows.start] = 1.0  # small: LN scales stay the random dims'
         for h, sharpness in ((0, 3.0), (1, 2.0)):
             rows, contextualising = head(layer1, h)
             contextualising.query.bias[rows.start] = 1.0

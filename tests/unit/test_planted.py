@@ -307,3 +307,35 @@ def test_raising_idf_through_u0_widens_the_gap_beyond_random_edits_only_when_pla
     rank, unmet = edit_beyond_random(gaps, gap_changes(m, spectrum, examples, EDIT_STEPS, directions), queries, 0)
     result = claim.result(rank, unmet=unmet)
     assert result.status == ("pass" if kind == "planted" else "fail"), (result, len(examples))
+
+
+@pytest.mark.parametrize("variant", ["length-normalised", "reader-silenced", "matching-grows-with-length"])
+def test_patching_the_matching_head_from_a_longer_document_lowers_the_score_only_when_it_normalises(tmp_path,
+                                                                                                   variant):
+    """mh.length: the known positive is the length-normalised planted model; the negatives are the same model
+    with its reader (1.2) silenced, and the base planted model, whose matching signal grows with document length
+    (its score rises as text is appended)."""
+    from axiomtests.suite.test_matching import head_set_percentile
+    from circuits.knockout import silence_heads
+    from circuits.model import HookedCrossEncoder
+    from circuits.patching import patch_query_outputs
+
+    m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(
+        tmp_path / "planted", length_normalised=variant != "matching-grows-with-length"))
+    silence_heads(m, [(1, 2)] if variant == "reader-silenced" else [])
+    rng = np.random.default_rng(4)
+    queries, short, long = [], [], []
+    for _ in range(40):
+        query = rng.choice(WORDS, 3, replace=False)
+        others = [w for w in WORDS if w not in query]
+        queries.append(" ".join(query))
+        short.append(" ".join([*rng.choice(others, 8), *query]))
+        long.append(f"{short[-1]} {' '.join(rng.choice(others, 24))}")  # 24 filler words appended
+    heads, claim = [(0, 0)], CLAIMS["mh.length"]
+    controls = matched_head_sets(heads, m.cfg.n_heads, claim.extra["control_sets"], seed=0)
+    target, source = m.tokenize(queries, short), m.tokenize(queries, long)
+    drop = m.scores_cls_last(target).double().numpy()[:, None] - patch_query_outputs(m, target, source,
+                                                                                   [heads, *controls])
+    value, details = head_set_percentile(drop[:, 0], drop[:, 1:], queries, heads, controls, seed=0)
+    result = claim.result(value, **details)
+    assert result.status == ("pass" if variant == "length-normalised" else "fail"), result
