@@ -29,6 +29,15 @@ def head_labels(heads: Iterable[Head]) -> list[str]:
     return [f"{layer}.{head}" for layer, head in heads]
 
 
+def same_layer_heads(heads: Iterable[Head], n_heads: int) -> list[Head]:
+    """Every head of the layers ``heads`` occupy, in order (``heads`` included).
+
+    >>> same_layer_heads([(2, 1), (0, 3)], n_heads=2)
+    [(0, 0), (0, 1), (2, 0), (2, 1)]
+    """
+    return [(layer, h) for layer in sorted({layer for layer, _ in heads}) for h in range(n_heads)]
+
+
 def selection_half(query_ids: Iterable[object], seed: int) -> set[str]:
     """Half of the distinct query ids (seeded): roles are chosen on these and measured on the rest.
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from circuits.bm25 import BM25, analyze
+from circuits.controls import matched_head_sets, random_directions
 from circuits.matching import matching_scores, segments
 from circuits.model import HookedCrossEncoder
 from circuits.ranking import mean_ndcg
@@ -52,6 +53,15 @@ def direction_values(model: HookedCrossEncoder, direction: np.ndarray) -> np.nda
     weight = model.base.get_input_embeddings().weight.detach().to("cpu", torch.float64).numpy()
     values = weight @ (np.asarray(direction, float) / np.linalg.norm(direction))
     return values / np.linalg.norm(values)
+
+
+def control_circuits(model: HookedCrossEncoder, heads: Sequence[Head], v0: np.ndarray, n: int, seed: int
+                     ) -> list[Circuit]:
+    """``n`` circuits drawn like ``heads`` (same size and layers, other heads) with a random embedding direction
+    orthogonal to ``v0`` in place of U0: what SemanticBM's features must beat (semantic_bm.fit's control)."""
+    head_sets = matched_head_sets(heads, model.cfg.n_heads, n, seed)
+    directions = random_directions(len(v0), n, seed, orthogonal_to=v0)
+    return [Circuit(s, direction_values(model, d)) for s, d in zip(head_sets, directions)]
 
 
 def circuit_features(model: HookedCrossEncoder, pairs: Sequence, circuits: Sequence[Circuit], batch_size: int = 32

@@ -105,8 +105,8 @@ def planted_idf(vocab_size: int, seed: int = 0) -> np.ndarray:
     return idf
 
 
-def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0, length_normalised: bool = False
-                          ) -> Path:
+def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0, length_normalised: bool = False,
+                          signed_idf: bool = False) -> Path:
     """A tiny BERT (3 layers × 4 heads, d_model 32) with the paper's mechanisms planted by hand, saved into
     ``folder``; every other weight is random, as in :func:`tiny_cross_encoder`. Residual dimensions:
     0-7 a token identity code, 8 the IDF store, 9 the segment (−1.5 query side, +1.5 document), 10 the Matching
@@ -125,6 +125,12 @@ def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0, le
       rarer the matched term.
     - W_E's top singular direction stores :func:`planted_idf` (dim 8: −4 plus the standardised IDF). Position
       embeddings are zero, so identity alone drives head 0.0.
+
+    ``signed_idf``: matches of low-IDF terms lower the score, as BM25's IDF turns negative for terms in most
+    documents (and as the paper's head 10.10 prefers low-IDF tokens): head 2.1 mirrors 2.0 on the query's low-IDF
+    tokens and subtracts their Matching Scores (twice 2.0's weight). Lowering a term's IDF through U0 then turns
+    its match from a gain into a loss (§6.3's defence). With IDF that only weights matches, a lower IDF shrinks a
+    match's gain but never below nothing.
 
     ``length_normalised``: matching saturates with copies *and* falls with document length, as BM25's
     tf/(tf + k1·length) (§4.3, App. E). Head 0.0 then attends from each query token to the document only (and to
@@ -221,6 +227,13 @@ def planted_cross_encoder(folder: Path, seed: int = 0, strength: float = 3.0, le
         scoring.value.weight[rows.start, matched] = 4.0
         scoring.value.weight[rows.start, context] = 4.0 / 3.0
         layer2.attention.output.dense.weight[relevance, rows.start] = 4.0
+        if signed_idf:  # 2.1: 2.0's mirror, on low-IDF query tokens, subtracting
+            rows, penalty = head(layer2, 1)
+            penalty.query.bias[rows.start] = 1.0
+            penalty.key.weight[rows.start, segment] = -10.0
+            penalty.key.weight[rows.start, idf_dim] = -2.0
+            penalty.value.weight[rows.start, matched] = 4.0
+            layer2.attention.output.dense.weight[relevance, rows.start] = -8.0
         model.bert.pooler.dense.weight.zero_()
         model.bert.pooler.dense.bias.zero_()
         model.bert.pooler.dense.weight[0, relevance] = 0.3  # tanh near its linear range

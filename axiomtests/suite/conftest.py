@@ -10,7 +10,7 @@ import pytest
 
 from axiomtests.claims import CLAIMS, NotComputable
 from circuits.bm25 import BM25, analyze
-from circuits.semantic_study import Circuit, Source, by_dataset, direction_values, evaluate_group
+from circuits.semantic_study import Circuit, Source, by_dataset, control_circuits, evaluate_group
 
 
 @pytest.fixture(scope="session")
@@ -280,14 +280,10 @@ def groups(hooked_model, sources, axiom_session) -> dict[int, list]:
 def evaluated(hooked_model, groups, sources, matching_heads, spectrum, axiom_session, axiom_report):
     """Per query-length group: (row, out-of-fold predictions) of SemanticBM on the matching heads and −U0, and of
     its control circuits (head sets drawn like the matching heads, random directions ⟂ v0)."""
-    from circuits.controls import matched_head_sets, random_directions
-
     heads = matching_heads[2]
     spectrum = spectrum[0]
-    n = CLAIMS["semantic_bm.fit"].extra["control_circuits"]
-    head_sets = matched_head_sets(heads, hooked_model.cfg.n_heads, n, axiom_session.seed)
-    directions = random_directions(len(spectrum.v0), n, axiom_session.seed, orthogonal_to=spectrum.v0)
-    controls = [Circuit(s, direction_values(hooked_model, d)) for s, d in zip(head_sets, directions)]
+    controls = control_circuits(hooked_model, heads, spectrum.v0, CLAIMS["semantic_bm.fit"].extra["control_circuits"],
+                                axiom_session.seed)
     label_of = {p.query_id: label for label, (_, pairs) in sources.items() for p in pairs}
 
     def source_of(pair) -> Source:

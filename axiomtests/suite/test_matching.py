@@ -14,7 +14,7 @@ from axiomtests.claims import CLAIMS, Control
 from circuits.axioms import levels
 from circuits.controls import matched_head_sets, percentile_rank
 from circuits.matching import attention_by_level
-from circuits.roles import head_labels
+from circuits.roles import head_labels, same_layer_heads
 from circuits.saturation import saturation_ratio, saturation_unmet
 from circuits.stats import group_bootstrap
 
@@ -62,7 +62,7 @@ def test_matching_attention_saturates(hooked_model, datasets, matching_heads, ax
     claim = CLAIMS["mh.saturation"]
     heads = matching_heads[2]
     pairs = [p for p in datasets["TFC2"] if p.variant == "appended"]
-    every = [(layer, h) for layer in sorted({l for l, _ in heads}) for h in range(hooked_model.cfg.n_heads)]
+    every = same_layer_heads(heads, hooked_model.cfg.n_heads)
     per_head = attention_by_level(hooked_model, pairs, every, "term", per_head=True)  # [queries, levels, heads]
     matrix = per_head[:, :, [every.index(h) for h in heads]].mean(-1)
     null = attention_by_level(hooked_model, pairs, heads, "term", uniform=True)

@@ -13,7 +13,7 @@ import pytest
 from axiomtests.claims import CLAIMS, Control, NotComputable
 from axiomtests.suite.conftest import kept_pairs
 from circuits.matching import idf_correlations, received_attention
-from circuits.roles import head_labels, selection_half, top_senders
+from circuits.roles import head_labels, same_layer_heads, selection_half, top_senders
 from circuits.scoring import StackedPairs, held_out_concentrations, map_agreement
 from circuits.stats import group_bootstrap
 
@@ -21,24 +21,32 @@ from circuits.stats import group_bootstrap
 @pytest.mark.claim("rsh.path_to_logit")
 def test_few_late_heads_carry_the_signal_to_the_logit(hooked_model, path_to_logit, scoring_heads, axiom_session,
                                                      check_claim):
-    kept = {axiom: kept_pairs(path_to_logit[axiom]) for axiom in ("TFC1", "STMC1")}
+    late_from = hooked_model.cfg.n_layers // 2
+    value, flat, held_out = late_concentration(path_to_logit, late_from, axiom_session.seed)
+    result = path_to_logit["TFC1"]
+    check_claim(CLAIMS["rsh.path_to_logit"].result(
+        value, control=flat, held_out=held_out, late_layers_from=late_from,
+        scoring_heads=head_labels(scoring_heads), layers=sorted({l for l, _ in scoring_heads}),
+        share_of_heads=len(scoring_heads) / result.effect.size, pairs=result.n_pairs, dropped=result.n_dropped,
+        top=[{"head": label, "effect": e} for label, e in result.top(8)]))
+
+
+def late_concentration(results: dict, late_from: int, seed: int) -> tuple:
+    """(the smaller of TFC1's and STMC1's held-out late concentration (heads selected on one half of the queries,
+    measured on the other), bootstrapped over queries; the control: a flat map, 0, since the concentration is
+    already beyond the selected heads' flat share; each axiom's value) from their PatchResults."""
+    kept = {axiom: kept_pairs(results[axiom]) for axiom in ("TFC1", "STMC1")}
     stack = StackedPairs.of(list(kept.values()))
     qids = stack.query_ids
-    select = selection_half(qids, axiom_session.seed)
+    select = selection_half(qids, seed)
     in_select = np.array([q in select for q in qids])
-    late_from = hooked_model.cfg.n_layers // 2
 
     def per_axiom(i: np.ndarray) -> list[float]:
         return held_out_concentrations(stack, i, in_select, late_from)
 
-    value = group_bootstrap(lambda i: min(per_axiom(i)), qids, unit="query", seed=axiom_session.seed)
-    every = per_axiom(np.arange(len(qids)))
-    result = path_to_logit["TFC1"]
-    check_claim(CLAIMS["rsh.path_to_logit"].result(
-        value, held_out={a: v for a, v in zip(kept, every)}, late_layers_from=late_from,
-        scoring_heads=head_labels(scoring_heads), layers=sorted({l for l, _ in scoring_heads}),
-        share_of_heads=len(scoring_heads) / result.effect.size, pairs=result.n_pairs, dropped=result.n_dropped,
-        top=[{"head": label, "effect": e} for label, e in result.top(8)]))
+    value = group_bootstrap(lambda i: min(per_axiom(i)), qids, unit="query", seed=seed)
+    flat = Control("a flat map (the selected late heads carry only their share of all heads)", 0.0, value)
+    return value, flat, dict(zip(kept, per_axiom(np.arange(len(qids)))))
 
 
 def agreement_beyond_random(kept: dict, seed: int) -> tuple:
@@ -108,8 +116,7 @@ def test_scoring_heads_weight_query_tokens_by_idf(hooked_model, patching_sets, s
     if not scoring_heads:
         raise NotComputable("no scoring head found: the TFC1 head→logit effects are all ≤ 0")
     pairs, _ = patching_sets["TFC1"]
-    others = [(layer, h) for layer in sorted({l for l, _ in scoring_heads}) for h in range(hooked_model.cfg.n_heads)
-              if (layer, h) not in scoring_heads]
+    others = [h for h in same_layer_heads(scoring_heads, hooked_model.cfg.n_heads) if h not in scoring_heads]
     value, per_head, control = idf_attention(hooked_model, pairs, scoring_heads, vocab_idf[0], "cls",
                                              axiom_session.seed, lambda r: np.nanmean(np.abs(r)), others)
     check_claim(CLAIMS["rsh.attention_idf"].result(value, control=control, per_head=per_head))

@@ -15,7 +15,7 @@ from axiomtests.suite.test_matching import (preference_unmet, saturation_against
 from circuits.controls import matched_head_sets
 from circuits.idf import u0
 from circuits.matching import attention_by_level, head_similarity_correlation
-from circuits.roles import selection_half, top_matching
+from circuits.roles import same_layer_heads, selection_half, top_matching
 from circuits.saturation import saturation_unmet
 from circuits.stats import group_bootstrap
 from circuits.tiny import PLANTED_SYNONYMS, planted_cross_encoder, planted_idf
@@ -85,7 +85,7 @@ def saturation(m, heads) -> tuple:
         texts = [body + f" {term}" * k for k in range(6)]
         pairs += [SimpleNamespace(query_id=f"q{i}", query=f"{term} {other}", term=term, document=texts[k],
                                   perturbed=texts[k + 1], level_baseline=k, level_perturbed=k + 1) for k in range(5)]
-    every = [(layer, h) for layer in sorted({l for l, _ in heads}) for h in range(m.cfg.n_heads)]
+    every = same_layer_heads(heads, m.cfg.n_heads)
     per_head = attention_by_level(m, pairs, every, "term", per_head=True)
     matrix = per_head[:, :, [every.index(h) for h in heads]].mean(-1)
     null = attention_by_level(m, pairs, heads, "term", uniform=True)
@@ -150,23 +150,27 @@ def test_ablating_the_matching_head_removes_the_gain_only_when_it_carries_it(tmp
 
 @pytest.mark.parametrize("knocked_out", [False, True], ids=["planted", "scoring-head-silenced"])
 def test_path_patching_finds_the_planted_scoring_head_late_and_alone(tmp_path, knocked_out):
-    from axiomtests.suite.conftest import kept_pairs
-    from circuits.patching import path_patch
-    from circuits.scoring import StackedPairs, held_out_concentrations
+    """rsh.path_to_logit on TFC1 and STMC1: the planted scoring head 2.0 is found late and alone (0.85, CI from
+    0.82); silenced, what moves the score is random heads of no consistent sign (0.66 by its point value, with a
+    CI from −1.2: the flat-map control fails it)."""
+    from axiomtests.suite.test_scoring_heads import late_concentration
+    from circuits.knockout import silence_heads
+    from circuits.model import HookedCrossEncoder
+    from circuits.patching import align_pairs, path_patch
 
-    m, pairs, _ = planted_tfc1(tmp_path / "planted", [(2, 0)] if knocked_out else [], seed=3)
-    result = path_patch(m, pairs, seed=0)
-    stack = StackedPairs.of([kept_pairs(result)])
-    every = np.arange(len(stack.axis))
-    half = selection_half(stack.query_ids, seed=0)
-    (concentration,) = held_out_concentrations(stack, every, np.array([q in half for q in stack.query_ids]),
-                                               late_from=1)
-    # planted: 2.0 carries the whole gain (effect 1.02, concentration 0.85); silenced, what moves the score is
-    # random heads of no consistent sign (concentration -0.65)
-    if knocked_out:
-        assert not concentration > 0.5, (concentration, result.top(4))
-    else:
-        assert result.top(1)[0][0] == "2.0" and concentration > 0.5, (concentration, result.top(4))
+    m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(tmp_path / "planted"))
+    silence_heads(m, [(2, 0)] if knocked_out else [])
+    results = {}
+    for axiom, appended in (("TFC1", term), ("STMC1", synonym)):
+        pairs = appended_pairs(40, 3, appended)
+        aligned = align_pairs(m, *([getattr(p, k) for p in pairs] for k in ("query", "document", "perturbed",
+                                                                              "query_id")))
+        results[axiom] = path_patch(m, aligned, seed=0)
+    value, flat, held_out = late_concentration(results, late_from=1, seed=0)
+    result = CLAIMS["rsh.path_to_logit"].result(value, control=flat, held_out=held_out)
+    assert result.status == ("fail" if knocked_out else "pass"), (result, results["TFC1"].top(4))
+    if not knocked_out:
+        assert results["TFC1"].top(1)[0][0] == results["STMC1"].top(1)[0][0] == "2.0"
 
 
 def test_the_planted_model_reads_idf_from_u0_and_a_random_one_does_not(model):
@@ -339,3 +343,78 @@ def test_patching_the_matching_head_from_a_longer_document_lowers_the_score_only
     value, details = head_set_percentile(drop[:, 0], drop[:, 1:], queries, heads, controls, seed=0)
     result = claim.result(value, **details)
     assert result.status == ("pass" if variant == "length-normalised" else "fail"), result
+
+
+@pytest.mark.parametrize("variant", ["signed-idf", "idf-weights-only", "random"])
+def test_lowering_an_injected_terms_idf_demotes_the_document_only_when_idf_is_signed(tmp_path, tiny_checkpoint,
+                                                                                      variant):
+    """edit.adversarial (§6.3): a high-IDF query term injected into a document raises its score; lowering the
+    term's IDF through U0 must rank the document below its clean version more often than random directions do.
+    Only a model whose low-IDF matches count against a document (``signed_idf``) can; with IDF that only weights
+    matches, the injected match keeps a gain however low its IDF."""
+    from axiomtests.suite.test_editing import EDIT_STEPS, INJECTION_GAIN, demotion_beyond_random
+    from circuits.controls import random_directions
+    from circuits.editing import demoted
+    from circuits.idf import oriented_like_u0
+    from circuits.model import HookedCrossEncoder
+
+    folder = (tiny_checkpoint("bert", n_layers=3, n_heads=4, d_model=32) if variant == "random" else
+              planted_cross_encoder(tmp_path / "planted", signed_idf=variant == "signed-idf"))
+    m = HookedCrossEncoder.from_pretrained(folder)
+    idf = planted_idf(len(m.tokenizer))
+    spectrum = u0(m, reference=idf)
+    unsafe = sorted(WORDS, key=lambda w: -idf[m.tokenizer.convert_tokens_to_ids(w)])[:3]  # the rarest words
+    rng = np.random.default_rng(4)
+    queries, clean = [], []
+    for i in range(60):
+        query = [unsafe[i % 3], *rng.choice([w for w in WORDS if w not in unsafe], 2, replace=False)]
+        queries.append(" ".join(query))
+        clean.append(" ".join(rng.choice([w for w in WORDS if w not in query], 8)))
+    injected = [f"{doc} {query.split()[0]}" for query, doc in zip(queries, clean)]
+    gain = (m.score_pairs(queries, injected) - m.score_pairs(queries, clean)).numpy()
+    attacks = np.nonzero(gain > INJECTION_GAIN)[0]
+    claim = CLAIMS["edit.adversarial"]
+    assert len(attacks) >= (50 if variant != "random" else 1), gain  # a random model's injections barely move it
+    attacked = ([queries[i] for i in attacks], [injected[i] for i in attacks], [clean[i] for i in attacks])
+    ids = m.tokenizer.convert_tokens_to_ids(unsafe)
+    own = demoted(m, spectrum, ids, EDIT_STEPS, *attacked)
+    directions = oriented_like_u0(m, random_directions(len(spectrum.v0), claim.extra["random_directions"], 0,
+                                                       orthogonal_to=spectrum.v0), idf)
+    controls = np.array([demoted(m, spectrum, ids, EDIT_STEPS, *attacked, d) for d in directions]).T
+    share, control = demotion_beyond_random(own, controls, [queries[i] for i in attacks], seed=0)
+    result = claim.result(share, control=control)
+    assert result.status == ("pass" if variant == "signed-idf" else "fail"), (result, len(attacks))
+
+
+def test_semantic_bm_on_the_planted_circuit_beats_bm25_and_control_circuits_and_on_a_random_model_does_not(model):
+    """semantic_bm.fit and .generalization: SemanticBM on the planted matching head and U0 predicts the planted
+    model's scores better than BM25 and than circuits of other heads and random directions, at every query
+    length; on a random model it does not."""
+    from axiomtests.suite.test_semantic_bm import fit_beyond_bm25, generalization_beyond_bm25
+    from circuits.bm25 import BM25, analyze
+    from circuits.semantic_study import Circuit, Source, control_circuits, evaluate_group
+
+    kind, m = model
+    spectrum = u0(m, reference=planted_idf(len(m.tokenizer)))
+    heads = [(0, 0)]
+    controls = control_circuits(m, heads, spectrum.v0, CLAIMS["semantic_bm.fit"].extra["control_circuits"], seed=0)
+    rng = np.random.default_rng(0)
+    evaluated = {}
+    for length in (2, 3, 4):
+        pairs = []
+        for q in range(30):
+            query = list(rng.choice(WORDS, length, replace=False))
+            for d in range(6):  # documents holding 0-2 of the query's words among 8 others
+                doc = [*rng.choice([w for w in WORDS if w not in query], 8), *rng.choice(query, rng.integers(3))]
+                rng.shuffle(doc)
+                pairs.append(SimpleNamespace(query_id=f"{length}q{q}", doc_id=f"{length}q{q}d{d}",
+                                             query=" ".join(query), document=" ".join(doc)))
+        judged = {p.query_id: {p.doc_id: 1} for p in pairs[::6]}  # nDCG needs some judgement; the claims do not
+        source = Source("planted", BM25(analyze(p.document) for p in pairs), judged)
+        evaluated[length] = evaluate_group(m, pairs, Circuit(heads, -spectrum.u0), controls, lambda _: source,
+                                           seed=0)
+    fit = CLAIMS["semantic_bm.fit"].result(*fit_beyond_bm25(*evaluated[3], seed=0))
+    median, circuits, unmet, _ = generalization_beyond_bm25([row for row, _ in evaluated.values()], seed=0)
+    general = CLAIMS["semantic_bm.generalization"].result(median, control=circuits, unmet=unmet)
+    expected = "pass" if kind == "planted" else "fail"
+    assert (fit.status, general.status) == (expected, expected), (fit, general)
