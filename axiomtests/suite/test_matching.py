@@ -110,7 +110,7 @@ def head_set_percentile(own: np.ndarray, controls: np.ndarray, qids, heads, cont
 @pytest.mark.claim("mh.length")
 def test_matching_heads_carry_the_length_signal(hooked_model, datasets, matching_heads, axiom_report, axiom_session,
                                                 plot_curve, check_claim):
-    from circuits.patching import patch_query_outputs
+    from circuits.ablation import patch_query_outputs
 
     claim = CLAIMS["mh.length"]
     heads = matching_heads[2]
@@ -153,7 +153,7 @@ def test_ablating_matching_heads_removes_the_tfc1_gain(hooked_model, patching_se
 def gain_lost(model, pairs, head_sets) -> tuple[np.ndarray, np.ndarray]:
     """(per pair the intact gain, perturbed − baseline score; ``[pairs, sets]`` the gain lost when each head set is
     mean-ablated, the mean taken over the baselines' real tokens) of aligned pairs."""
-    from circuits.patching import ablate_heads, head_means
+    from circuits.ablation import ablate_heads, head_means
 
     means = head_means(model, pairs.baseline, sorted(set().union(*head_sets)))
 

@@ -19,7 +19,8 @@ ROUNDS = 3
 def _passes(scoring_heads, matching_heads) -> dict[str, Callable]:
     """Each pass, as ``run(model, pairs) -> array``, with the suite's settings. The ablation computes its head
     means in the same call (the suite computes them once per axiom and ablates six head sets with them)."""
-    from circuits.patching import ablate_heads, path_patch
+    from circuits.ablation import ablate_heads
+    from circuits.patching import path_patch
 
     receivers = [h for h in scoring_heads if h[0] > 0]
     return {

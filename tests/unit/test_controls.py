@@ -13,7 +13,7 @@ from circuits.controls import matched_head_sets, percentile_rank, random_directi
 from circuits.errors import InputError
 from circuits.idf import edit_idf, u0, without_direction, word_embeddings
 from circuits.model import HookedCrossEncoder
-from circuits.patching import patch_query_outputs
+from circuits.ablation import patch_query_outputs
 from circuits.stats import Interval
 
 QUERIES = ["what is bm25", "attention ranking", "search relevance", "query term model"]

@@ -11,7 +11,7 @@ from circuits.errors import InputError
 from circuits.idf import u0, word_embeddings
 from circuits.knockout import knock_out, parse_heads
 from circuits.model import HookedCrossEncoder
-from circuits.patching import ablate_heads
+from circuits.ablation import ablate_heads
 
 
 def test_silenced_heads_write_nothing_and_the_rest_is_untouched(tiny_checkpoint, tmp_path):

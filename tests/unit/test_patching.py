@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from circuits import ablation as A
 from circuits import patching as P
 from circuits.architectures import architecture_for
 from circuits.errors import DatasetError, InputError
@@ -213,9 +214,9 @@ def test_ablation_runs_on_a_device_that_is_not_the_cpu(model, pairs, model_on_fa
     heads = [(0, 1), (2, 3)]
     for options in (dict(mode="zero"), dict(reference=pairs.baseline), dict(reference=pairs.baseline,
                                                                                 per_position=True)):
-        on_device = P.ablate_heads(model_on_fake_device, pairs.perturbed, heads, batch_size=2, **options)
+        on_device = A.ablate_heads(model_on_fake_device, pairs.perturbed, heads, batch_size=2, **options)
         assert on_device.device.type == "fakegpu"
-        cpu = P.ablate_heads(model, pairs.perturbed, heads, batch_size=2, **options)
+        cpu = A.ablate_heads(model, pairs.perturbed, heads, batch_size=2, **options)
         torch.testing.assert_close(on_device.cpu(), cpu, atol=TOL, rtol=0)
 
 
@@ -281,8 +282,8 @@ def test_ablating_a_head_that_writes_nothing_changes_nothing(planted):
     model, pairs = planted
     base = model(pairs.baseline)
     silent = [(l, h) for l, h in all_heads(model) if (l, h) not in PLANTED]
-    torch.testing.assert_close(P.ablate_heads(model, pairs.baseline, silent, mode="zero"), base, atol=TOL, rtol=0)
-    changed = P.ablate_heads(model, pairs.baseline, [PLANTED[0]], mode="zero")
+    torch.testing.assert_close(A.ablate_heads(model, pairs.baseline, silent, mode="zero"), base, atol=TOL, rtol=0)
+    changed = A.ablate_heads(model, pairs.baseline, [PLANTED[0]], mode="zero")
     assert (changed - base).abs().max() > 1e-3
 
 
@@ -292,16 +293,16 @@ def test_mean_ablation_by_its_own_input_changes_nothing(model, pairs):
     heads = [(0, 1), (2, 3)]
     base = model(one)
     for per_position in (True, False):
-        means = P.head_means(model, one, heads, per_position=per_position)
+        means = A.head_means(model, one, heads, per_position=per_position)
         assert means[(0, 1)].shape == ((one.input_ids.shape[1], 8) if per_position else (8,))
-    own = P.ablate_heads(model, one, heads, mode="mean", reference=one, per_position=True)
+    own = A.ablate_heads(model, one, heads, mode="mean", reference=one, per_position=True)
     torch.testing.assert_close(own, base, atol=TOL, rtol=0)
-    pooled = P.ablate_heads(model, one, heads, mode="mean", reference=one, per_position=False)
+    pooled = A.ablate_heads(model, one, heads, mode="mean", reference=one, per_position=False)
     assert (pooled - base).abs().max() > 1e-4, "one mean over positions differs from the per-position values"
 
 
 def test_mean_over_positions_is_the_masked_mean_written_everywhere(model, pairs):
-    means = P.head_means(model, pairs.baseline, [(1, 2)])
+    means = A.head_means(model, pairs.baseline, [(1, 2)])
     _, cache = model.run_with_cache(pairs.baseline, ["blocks.1.attn.hook_z"])
     weights = pairs.baseline.attention_mask[:, :, None].float()
     expected = (cache["z", 1][:, :, 2] * weights).sum((0, 1)) / weights.sum()
@@ -313,22 +314,22 @@ def test_mean_over_positions_is_the_masked_mean_written_everywhere(model, pairs)
         return z
 
     by_hand = model.run_with_hooks(pairs.perturbed, [("blocks.1.attn.hook_z", write_mean)])
-    ablated = P.ablate_heads(model, pairs.perturbed, [(1, 2)], reference=pairs.baseline, batch_size=2)
+    ablated = A.ablate_heads(model, pairs.perturbed, [(1, 2)], reference=pairs.baseline, batch_size=2)
     torch.testing.assert_close(ablated, by_hand, atol=TOL, rtol=0)
-    shared = P.head_means(model, pairs.baseline, [(0, 1), (1, 2)], batch_size=2)  # once for several head sets
-    assert torch.equal(P.ablate_heads(model, pairs.perturbed, [(1, 2)], means=shared, batch_size=2), ablated)
+    shared = A.head_means(model, pairs.baseline, [(0, 1), (1, 2)], batch_size=2)  # once for several head sets
+    assert torch.equal(A.ablate_heads(model, pairs.perturbed, [(1, 2)], means=shared, batch_size=2), ablated)
 
 
 def test_ablation_errors(model, pairs):
     with pytest.raises(InputError, match="mode"):
-        P.ablate_heads(model, pairs.baseline, [(0, 0)], mode="median")
+        A.ablate_heads(model, pairs.baseline, [(0, 0)], mode="median")
     with pytest.raises(InputError, match="reference set"):
-        P.ablate_heads(model, pairs.baseline, [(0, 0)])
+        A.ablate_heads(model, pairs.baseline, [(0, 0)])
     with pytest.raises(InputError, match=r"means= lacks heads \[\(0, 0\)\]"):
-        P.ablate_heads(model, pairs.baseline, [(0, 0)], means=P.head_means(model, pairs.baseline, [(1, 2)]))
+        A.ablate_heads(model, pairs.baseline, [(0, 0)], means=A.head_means(model, pairs.baseline, [(1, 2)]))
     short = model.tokenize(["bm25"], ["a"])
     with pytest.raises(InputError, match="no reference input with a real token at position"):
-        P.ablate_heads(model, pairs.baseline, [(0, 0)], reference=short, per_position=True)
+        A.ablate_heads(model, pairs.baseline, [(0, 0)], reference=short, per_position=True)
 
 
 # ------------------------------------------------------------------------------------------- results

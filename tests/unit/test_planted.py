@@ -322,7 +322,7 @@ def test_patching_the_matching_head_from_a_longer_document_lowers_the_score_only
     from axiomtests.suite.test_matching import head_set_percentile
     from circuits.knockout import silence_heads
     from circuits.model import HookedCrossEncoder
-    from circuits.patching import patch_query_outputs
+    from circuits.ablation import patch_query_outputs
 
     m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(
         tmp_path / "planted", length_normalised=variant != "matching-grows-with-length"))
