@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from circuits.controls import random_directions
 from circuits.model import HookedCrossEncoder
 
 
@@ -59,13 +60,13 @@ def _canonical_sign(values: np.ndarray, reference: np.ndarray | None, mask: np.n
     return -1.0 if np.corrcoef(values[keep], reference[keep])[0, 1] > 0 else 1.0
 
 
-def oriented_like_u0(model: HookedCrossEncoder, directions: np.ndarray, reference: np.ndarray | None = None,
-                     mask: np.ndarray | None = None) -> np.ndarray:
-    """``directions`` ``[n, d_model]`` of W_E's row space, each signed by :func:`u0`'s rule applied to the rows'
-    projections on it: an edit along one then "raises IDF" in the same sense as along v0, so the control of a
-    U0 edit cannot win or lose by its arbitrary sign."""
+def signed_random_directions(model: HookedCrossEncoder, spectrum: Spectrum, n: int, seed: int,
+                             reference: np.ndarray | None = None, mask: np.ndarray | None = None) -> np.ndarray:
+    """``[n, d_model]`` random unit directions orthogonal to v0 (seeded), each signed by :func:`u0`'s rule applied
+    to the rows' projections on it: an edit along one then "raises IDF" in the same sense as along v0, so the
+    control of a U0 edit cannot win or lose by its arbitrary sign."""
     weight = word_embeddings(model).weight.detach().to("cpu", torch.float64).numpy()
-    directions = np.asarray(directions, float)
+    directions = random_directions(len(spectrum.v0), n, seed, orthogonal_to=spectrum.v0)
     return np.stack([_canonical_sign(weight @ d, reference, mask) * d for d in directions])
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS, Control, NotComputable
-from circuits.controls import random_directions
 from circuits.editing import demoted
 from circuits.idf import edit_idf
 from circuits.ranking import mean_ndcg
@@ -38,7 +37,7 @@ def held_out_rankings(corpus, n_queries: int, seed: int):
 @pytest.mark.claim("edit.adversarial")
 def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, corpus, vocab_idf, spectrum,
                                                         axiom_session, axiom_report, check_claim):
-    from circuits.idf import oriented_like_u0
+    from circuits.idf import signed_random_directions
 
     spectrum, mask = spectrum
     tok = hooked_model.tokenizer
@@ -74,9 +73,8 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
     with edit_idf(hooked_model, spectrum, ids, EDIT_STEPS):
         after = ndcg()
     claim = CLAIMS["edit.adversarial"]
-    directions = oriented_like_u0(hooked_model, random_directions(
-        len(spectrum.v0), claim.extra["random_directions"], axiom_session.seed, orthogonal_to=spectrum.v0),
-        vocab_idf[0], mask)
+    directions = signed_random_directions(hooked_model, spectrum, claim.extra["random_directions"], axiom_session.seed,
+                                          vocab_idf[0], mask)
     controls = np.array([demoted(hooked_model, spectrum, ids, EDIT_STEPS, sub_q, *attacked, d)
                          for d in directions]).T  # [attacks, directions]
     axiom_report.sections["adversarial editing"] = {

@@ -42,8 +42,7 @@ def edit_examples(datasets, tokenizer, limit: int) -> list[tuple[str, int, int]]
 @pytest.mark.claim("idf.u0_edit")
 def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, vocab_idf, spectrum, axiom_session,
                                               axiom_report, plot_curve, check_claim):
-    from circuits.controls import random_directions
-    from circuits.idf import oriented_like_u0
+    from circuits.idf import signed_random_directions
 
     claim = CLAIMS["idf.u0_edit"]
     spectrum, mask = spectrum  # canonical sign: U0 falls as IDF rises
@@ -51,9 +50,8 @@ def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, vocab_idf
     queries = [q for q, _, _ in examples]
     doc1_scores, doc2_scores = edit_curves(hooked_model, spectrum, examples, EDIT_STEPS)
     gaps = doc1_scores - doc2_scores
-    directions = oriented_like_u0(hooked_model, random_directions(
-        len(spectrum.v0), claim.extra["random_directions"], axiom_session.seed, orthogonal_to=spectrum.v0),
-        vocab_idf[0], mask)
+    directions = signed_random_directions(hooked_model, spectrum, claim.extra["random_directions"], axiom_session.seed,
+                                          vocab_idf[0], mask)
     controls = gap_changes(hooked_model, spectrum, examples, EDIT_STEPS, directions)
     rank, unmet = edit_beyond_random(gaps, controls, queries, axiom_session.seed)
     rows = [{"steps": steps, "doc1 (repeats tok1)": float(doc1_scores[:, k].mean()),

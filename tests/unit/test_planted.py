@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS
+from axiomtests.suite.conftest import aligned
 from axiomtests.suite.test_matching import (preference_unmet, saturation_against_uniform, similarity_gap,
                                            term_preference)
 from circuits.controls import matched_head_sets
@@ -114,31 +115,17 @@ def test_the_uniform_null_alone_is_fooled_by_a_random_head(tiny_checkpoint):
     assert (result.status, uniform_only.status) == ("fail", "pass"), (heads, result, uniform_only)
 
 
-def planted_tfc1(folder, silenced: list, seed: int):
-    """(the planted model with ``silenced`` heads, 24 aligned TFC1 pairs: the filler vs a query term appended,
-    their query ids)."""
-    from circuits.knockout import silence_heads
-    from circuits.model import HookedCrossEncoder
-    from circuits.patching import align_pairs
-
-    m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(folder))
-    silence_heads(m, silenced)
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(24):
-        query = rng.choice(WORDS, 3, replace=False)
-        doc = " ".join(rng.choice([w for w in WORDS if w not in query], 8))
-        rows.append((f"q{i}", " ".join(query), f"{doc} a", f"{doc} {query[0]}"))
-    qids, queries, baselines, perturbed = (list(c) for c in zip(*rows))
-    return m, align_pairs(m, queries, baselines, perturbed, qids), qids
-
-
 @pytest.mark.parametrize("knocked_out", [False, True], ids=["planted", "matching-head-silenced"])
 def test_ablating_the_matching_head_removes_the_gain_only_when_it_carries_it(tmp_path, knocked_out):
     from axiomtests.suite.test_matching import gain_lost
     from circuits.controls import percentile_rank
+    from circuits.knockout import silence_heads
+    from circuits.model import HookedCrossEncoder
 
-    m, pairs, qids = planted_tfc1(tmp_path / "planted", [(0, 0)] if knocked_out else [], seed=2)
+    m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(tmp_path / "planted"))
+    silence_heads(m, [(0, 0)] if knocked_out else [])
+    pairs = aligned(m, appended_pairs(24, 2, term))  # TFC1: the filler vs a query term appended
+    qids = pairs.query_ids
     heads = [(0, 0)]
     controls = matched_head_sets(heads, m.cfg.n_heads, 50, seed=0)
     intact, lost = gain_lost(m, pairs, [heads, *controls])
@@ -156,16 +143,13 @@ def test_path_patching_finds_the_planted_scoring_head_late_and_alone(tmp_path, k
     from axiomtests.suite.test_scoring_heads import late_concentration
     from circuits.knockout import silence_heads
     from circuits.model import HookedCrossEncoder
-    from circuits.patching import align_pairs, path_patch
+    from circuits.patching import path_patch
 
     m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(tmp_path / "planted"))
     silence_heads(m, [(2, 0)] if knocked_out else [])
     results = {}
     for axiom, appended in (("TFC1", term), ("STMC1", synonym)):
-        pairs = appended_pairs(40, 3, appended)
-        aligned = align_pairs(m, *([getattr(p, k) for p in pairs] for k in ("query", "document", "perturbed",
-                                                                              "query_id")))
-        results[axiom] = path_patch(m, aligned, seed=0)
+        results[axiom] = path_patch(m, aligned(m, appended_pairs(40, 3, appended)), seed=0)
     value, flat, held_out = late_concentration(results, late_from=1, seed=0)
     result = CLAIMS["rsh.path_to_logit"].result(value, control=flat, held_out=held_out)
     assert result.status == ("fail" if knocked_out else "pass"), (result, results["TFC1"].top(4))
@@ -221,7 +205,8 @@ def test_the_planted_scoring_head_weights_query_tokens_by_idf_and_a_random_one_d
 
 def appended_pairs(n: int, seed: int, appended) -> list[SimpleNamespace]:
     """``n`` three-word queries whose first word is a key of PLANTED_SYNONYMS, with an eight-word document of other
-    words: ``document`` ends in the filler "a", ``perturbed`` in ``appended(query words, document words)``."""
+    words: ``document`` (and ``baseline``, the padded one) ends in the filler "a", ``perturbed`` in
+    ``appended(query words, document words)``; aligned for patching by the suite's ``aligned``."""
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
@@ -230,7 +215,8 @@ def appended_pairs(n: int, seed: int, appended) -> list[SimpleNamespace]:
         doc = list(rng.choice([w for w in WORDS if w not in query], 8))
         text = " ".join(doc)
         out.append(SimpleNamespace(query_id=f"q{i}", query=" ".join(query), document=f"{text} a",
-                                   perturbed=f"{text} {appended(query, doc, rng)}", stratum="planted"))
+                                   baseline=f"{text} a", perturbed=f"{text} {appended(query, doc, rng)}",
+                                   stratum="planted"))
     return out
 
 
@@ -256,15 +242,12 @@ def test_the_planted_matching_head_rewards_synonyms_and_a_random_model_does_not(
 
 def test_exact_and_semantic_matches_share_the_planted_path_beyond_a_random_word(model):
     from axiomtests.suite.test_scoring_heads import agreement_beyond_random, kept_with_random
-    from circuits.patching import align_pairs, path_patch
+    from circuits.patching import path_patch
 
     kind, m = model
     results = {}
     for axiom, appended in (("TFC1", term), ("STMC1", synonym), ("RANDOM", random_word)):
-        pairs = appended_pairs(40, 7, appended)
-        aligned = align_pairs(m, *([getattr(p, k) for p in pairs] for k in ("query", "document", "perturbed",
-                                                                              "query_id")))
-        results[axiom] = path_patch(m, aligned, seed=0)
+        results[axiom] = path_patch(m, aligned(m, appended_pairs(40, 7, appended)), seed=0)
     value, control = agreement_beyond_random(kept_with_random(results), seed=0)
     status = CLAIMS["rsh.tfc1_vs_stmc1"].result(value, control=control).status
     assert status == ("pass" if kind == "planted" else "fail"), (value, control, results["TFC1"].top(3))
@@ -272,14 +255,13 @@ def test_exact_and_semantic_matches_share_the_planted_path_beyond_a_random_word(
 
 def test_the_planted_contextualisation_heads_are_found_and_weight_by_idf_a_random_models_are_not(model, matching):
     from axiomtests.suite.test_scoring_heads import contextualisation_heads, idf_attention
-    from circuits.patching import align_pairs, path_patch
+    from circuits.patching import path_patch
     from circuits.roles import heads_above_cut
 
     kind, m = model
-    pairs = appended_pairs(40, 8, term)
-    aligned = align_pairs(m, *([getattr(p, k) for p in pairs] for k in ("query", "document", "perturbed", "query_id")))
-    scoring = heads_above_cut(path_patch(m, aligned, seed=0).effect)
-    qch, _ = contextualisation_heads(m, aligned, scoring, matching[0], seed=0)
+    pairs = aligned(m, appended_pairs(40, 8, term))
+    scoring = heads_above_cut(path_patch(m, pairs, seed=0).effect)
+    qch, _ = contextualisation_heads(m, pairs, scoring, matching[0], seed=0)
     value, per_head, _ = idf_attention(m, matching_pairs(), qch, planted_idf(len(m.tokenizer)), "query", 0, np.mean)
     status = CLAIMS["qch.idf"].result(value).status
     if kind == "planted":
@@ -290,9 +272,8 @@ def test_the_planted_contextualisation_heads_are_found_and_weight_by_idf_a_rando
 
 def test_raising_idf_through_u0_widens_the_gap_beyond_random_edits_only_when_planted(model):
     from axiomtests.suite.test_idf import EDIT_STEPS, edit_beyond_random
-    from circuits.controls import random_directions
     from circuits.editing import edit_curves, edit_examples, gap_changes
-    from circuits.idf import oriented_like_u0
+    from circuits.idf import signed_random_directions
 
     kind, m = model
     idf = planted_idf(len(m.tokenizer))
@@ -306,8 +287,7 @@ def test_raising_idf_through_u0_widens_the_gap_beyond_random_edits_only_when_pla
     queries = [q for q, _, _ in examples]
     gaps = np.subtract(*edit_curves(m, spectrum, examples, EDIT_STEPS))
     claim = CLAIMS["idf.u0_edit"]
-    directions = oriented_like_u0(m, random_directions(len(spectrum.v0), claim.extra["random_directions"], 0,
-                                                       orthogonal_to=spectrum.v0), idf)
+    directions = signed_random_directions(m, spectrum, claim.extra["random_directions"], 0, idf)
     rank, unmet = edit_beyond_random(gaps, gap_changes(m, spectrum, examples, EDIT_STEPS, directions), queries, 0)
     result = claim.result(rank, unmet=unmet)
     assert result.status == ("pass" if kind == "planted" else "fail"), (result, len(examples))
@@ -320,9 +300,9 @@ def test_patching_the_matching_head_from_a_longer_document_lowers_the_score_only
     with its reader (1.2) silenced, and the base planted model, whose matching signal grows with document length
     (its score rises as text is appended)."""
     from axiomtests.suite.test_matching import head_set_percentile
+    from circuits.ablation import patch_query_outputs
     from circuits.knockout import silence_heads
     from circuits.model import HookedCrossEncoder
-    from circuits.ablation import patch_query_outputs
 
     m = HookedCrossEncoder.from_pretrained(planted_cross_encoder(
         tmp_path / "planted", length_normalised=variant != "matching-grows-with-length"))
@@ -353,9 +333,8 @@ def test_lowering_an_injected_terms_idf_demotes_the_document_only_when_idf_is_si
     Only a model whose low-IDF matches count against a document (``signed_idf``) can; with IDF that only weights
     matches, the injected match keeps a gain however low its IDF."""
     from axiomtests.suite.test_editing import EDIT_STEPS, INJECTION_GAIN, demotion_beyond_random
-    from circuits.controls import random_directions
     from circuits.editing import demoted
-    from circuits.idf import oriented_like_u0
+    from circuits.idf import signed_random_directions
     from circuits.model import HookedCrossEncoder
 
     folder = (tiny_checkpoint("bert", n_layers=3, n_heads=4, d_model=32) if variant == "random" else
@@ -378,8 +357,7 @@ def test_lowering_an_injected_terms_idf_demotes_the_document_only_when_idf_is_si
     attacked = ([queries[i] for i in attacks], [injected[i] for i in attacks], [clean[i] for i in attacks])
     ids = m.tokenizer.convert_tokens_to_ids(unsafe)
     own = demoted(m, spectrum, ids, EDIT_STEPS, *attacked)
-    directions = oriented_like_u0(m, random_directions(len(spectrum.v0), claim.extra["random_directions"], 0,
-                                                       orthogonal_to=spectrum.v0), idf)
+    directions = signed_random_directions(m, spectrum, claim.extra["random_directions"], 0, idf)
     controls = np.array([demoted(m, spectrum, ids, EDIT_STEPS, *attacked, d) for d in directions]).T
     share, control = demotion_beyond_random(own, controls, [queries[i] for i in attacks], seed=0)
     result = claim.result(share, control=control)
