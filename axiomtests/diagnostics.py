@@ -117,7 +117,7 @@ def load_tokenizer(tokenizer_dir: str | os.PathLike | None = None) -> PreTrained
     from transformers import AutoTokenizer
 
     if tokenizer_dir is None:
-        from axiomtests.default_model import base_model_dir
+        from axiomtests.sources import base_model_dir
 
         tokenizer_dir = base_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))

@@ -368,7 +368,7 @@ class ReferenceEmbedding:
     """A fixed word-embedding matrix for ranking STMC1 candidates, independent of the model under test.
 
     The default is the input word-embedding matrix (``embeddings.word_embeddings.weight``, 30,522 x 384)
-    of the base all-MiniLM-L6-v2 checkpoint (:func:`axiomtests.default_model.base_model_dir`), read with
+    of the base all-MiniLM-L6-v2 checkpoint (:func:`axiomtests.sources.base_model_dir`), read with
     safetensors. A word's vector is the mean of its wordpiece rows.
     """
 
@@ -395,7 +395,7 @@ class ReferenceEmbedding:
         from axiomtests.sources import sha256_file
 
         if model_dir is None:
-            from axiomtests.default_model import base_model_dir
+            from axiomtests.sources import base_model_dir
 
             model_dir = base_model_dir()
         path = Path(model_dir) / "model.safetensors"

@@ -5,8 +5,7 @@ Light at start-up: torch and transformers are imported only when a fixture needs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,6 +196,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _store_timings_with_report(config)
     if config.getoption("checkpoint"):
         _collect_suite(config)
+    if config.get_verbosity() >= 0 and not config.getoption("collectonly"):
+        from axiomtests.progress import Heartbeat
+
+        config.pluginmanager.register(Heartbeat(config), "axiomtests-heartbeat")
 
 
 def _store_timings_with_report(config: pytest.Config) -> None:
@@ -251,36 +254,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if axiom is None or session.config.option.collectonly or not any(
             "hooked_model" in getattr(item, "fixturenames", ()) for item in session.items):
         return
+    from axiomtests.progress import progress_log
     from circuits.errors import CheckpointError, DeviceError
 
     capture = session.config.pluginmanager.getplugin("capturemanager")
     try:
-        with capture.global_and_fixture_disabled() if capture else nullcontext(), _progress_log():
+        with capture.global_and_fixture_disabled() if capture else nullcontext(), progress_log():
             axiom.model()
     except (CheckpointError, DeviceError) as exc:
         raise pytest.UsageError(str(exc)) from None
-
-
-@contextmanager
-def _progress_log() -> Iterator[None]:
-    """The build's own log lines (what it fetches, trains and evaluates) on stderr while the model loads."""
-    import logging
-    import sys
-
-    logger = logging.getLogger("axiomtests")
-    if any(type(h) is logging.StreamHandler for h in logging.getLogger().handlers):  # the CLI's basicConfig
-        yield
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(min(previous or logging.INFO, logging.INFO))
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
 
 
 @pytest.hookimpl(wrapper=True)

