@@ -140,8 +140,8 @@ def to_markdown(merged: dict[str, Any]) -> str:
                      *(f"{c['ndcg@10']:.3f}" if c["ndcg@10"] is not None else "" for c in merged["checkpoints"])])
     headers = ["claim", "threshold", *labels]
     lines = ["# axiomtests: claims across checkpoints", "",
-             "Cells: verdict, value and 95% interval (one seed: the run's bootstrap; several: mean ± 1.96 × the larger "
-             "of the seeds' spread and the runs' SE, as `axiomtests stability`).", "",
+             "Cells: verdict, value and 95% interval (one seed: the run's bootstrap; several: mean ± 1.96 × the "
+             "larger of the seeds' spread and the runs' SE, as `axiomtests stability`).", "",
              tabulate(rows, headers=headers, tablefmt="github")]
     seeds = [f"- `{c['label']}`: {c['checkpoint']} (seeds {', '.join(map(str, c['seeds'])) or 'none'})"
              for c in merged["checkpoints"]]

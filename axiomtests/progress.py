@@ -71,7 +71,8 @@ class Heartbeat:
             if running is None:
                 continue
             seconds = time.monotonic() - running[1]
-            if seconds >= self.interval and int(seconds / self.interval) > int((seconds - self.interval / 3) / self.interval):
+            beats, before = int(seconds / self.interval), int((seconds - self.interval / 3) / self.interval)
+            if beats >= 1 and beats > before:  # once each time a multiple of the interval is crossed
                 self._write(running[0], f"… {running[0]} running, {seconds:.0f} s")
 
     def _write(self, nodeid: str, line: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,15 +19,16 @@ import torch
 from torch import nn
 
 from circuits.architectures import Architecture, architecture_for, resolve
+from circuits.batch import PairBatch
+from circuits.block import Edit, attention_pattern, block, mix_values
 from circuits.device import usable_device
 from circuits.errors import CheckpointError, InputError
 from circuits.hooks import ActivationCache, HookFn, HookRegistry, hook_names
+from circuits.loading import HUB_ID, check_config, check_local_checkpoint, load_tokenizer
 
 log = logging.getLogger(__name__)
 
 ATTN_IMPLEMENTATION = "axiomtests_eager"
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
 
 def _attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -36,16 +36,11 @@ def _attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value:
                **_: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """HF eager attention ([b,h,p,d] inputs) with hook points for the pattern and the per-head context z."""
     hooks: _LayerHooks | None = getattr(module, "_axiomtests_hooks", None)
-    if scaling is None:
-        scaling = query.size(-1) ** -0.5
-    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
-    if attention_mask is not None:
-        scores = scores + attention_mask
-    pattern = nn.functional.softmax(scores, dim=-1)
+    pattern = attention_pattern(query, key, attention_mask, query.size(-1) ** -0.5 if scaling is None else scaling)
     pattern = nn.functional.dropout(pattern, p=dropout, training=module.training)
     if hooks is not None:
         pattern = hooks.fire("attn.hook_pattern", pattern)
-    z = torch.matmul(pattern, value).transpose(1, 2).contiguous()
+    z = mix_values(pattern, value).contiguous()
     if hooks is not None:
         z = hooks.fire("attn.hook_z", z)
     return z, pattern
@@ -79,46 +74,6 @@ class ModelConfig:
     n_labels: int
     max_length: int
     model_type: str
-
-
-@dataclass
-class PairBatch:
-    """Tokenised (query, document) pairs: ``[CLS] query [SEP] document [SEP]`` padded to one length."""
-
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    token_type_ids: torch.Tensor | None
-    n_truncated: int = 0
-
-    def __len__(self) -> int:
-        return self.input_ids.shape[0]
-
-    def to(self, device: torch.device | str) -> "PairBatch":
-        tt = None if self.token_type_ids is None else self.token_type_ids.to(device)
-        return PairBatch(self.input_ids.to(device), self.attention_mask.to(device), tt, self.n_truncated)
-
-    def inputs(self) -> dict[str, torch.Tensor]:
-        """Keyword arguments for the Hugging Face model."""
-        out = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
-        if self.token_type_ids is not None:
-            out["token_type_ids"] = self.token_type_ids
-        return out
-
-    def select(self, index: slice | Sequence[int] | torch.Tensor) -> "PairBatch":
-        tt = None if self.token_type_ids is None else self.token_type_ids[index]
-        return PairBatch(self.input_ids[index], self.attention_mask[index], tt, self.n_truncated)
-
-    def trimmed(self) -> "PairBatch":
-        """The same pairs without the padding columns that no pair uses (right padding): a cheaper forward."""
-        width = max(1, int(self.attention_mask.sum(1).max()))
-        tt = None if self.token_type_ids is None else self.token_type_ids[:, :width]
-        return PairBatch(self.input_ids[:, :width], self.attention_mask[:, :width], tt, self.n_truncated)
-
-    def length_chunks(self, size: int) -> list[torch.Tensor]:
-        """Indices of the pairs, shortest first, in chunks of ``size``: with :meth:`trimmed`, each chunk pays only
-        for its own longest pair."""
-        order = torch.argsort(self.attention_mask.sum(1), stable=True)
-        return list(order.split(size))
 
 
 @dataclass
@@ -184,10 +139,10 @@ class HookedCrossEncoder:
         device = usable_device(device)  # before loading: a device this machine lacks fails in a second
         spec = str(checkpoint)
         local = Path(spec).expanduser()
-        is_local = local.exists() or not _HUB_ID.match(spec) or spec.startswith((".", "/", "~"))
+        is_local = local.exists() or not HUB_ID.match(spec) or spec.startswith((".", "/", "~"))
         source = str(local) if is_local else spec
         if is_local:
-            _check_local_checkpoint(local, allow_pickle)
+            check_local_checkpoint(local, allow_pickle)
         try:
             config = AutoConfig.from_pretrained(source, revision=revision, trust_remote_code=False)
         except (OSError, ValueError) as exc:
@@ -195,7 +150,7 @@ class HookedCrossEncoder:
                 f"cannot read the config of {spec!r} (revision {revision!r}): {exc}. Fix: for a hub id, check "
                 "the spelling and that this machine reaches the hub or has it in the Hugging Face cache "
                 "(HF_HUB_OFFLINE=1 uses the cache); for a directory, give its path.") from None
-        _check_config(config, spec)
+        check_config(config, spec)
         try:
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 source, revision=revision, trust_remote_code=False, use_safetensors=not allow_pickle or None,
@@ -211,7 +166,7 @@ class HookedCrossEncoder:
                 "A checkpoint without a trained sequence-classification head is not a cross-encoder. "
                 "Fix: fine-tune and save it with a head (save_pretrained), then load that.")
         tok_source = str(tokenizer) if tokenizer is not None else source
-        tok = _load_tokenizer(tok_source, revision if tokenizer is None else None, spec, config.vocab_size)
+        tok = load_tokenizer(tok_source, revision if tokenizer is None else None, spec, config.vocab_size)
         hooked = cls(model=model, tokenizer=tok, arch=architecture_for(config.model_type, spec), name=spec,
                      score=score)
         return hooked.to(device)
@@ -408,33 +363,15 @@ class HookedCrossEncoder:
             kwargs["token_type_ids"] = batch.token_type_ids
         return emb(**kwargs)
 
-    def block(self, layer: int, resid: torch.Tensor, mask: torch.Tensor, rows: slice | None = None
-              ) -> torch.Tensor:
-        """Block ``layer`` from its submodules; with ``rows`` only those query positions are computed.
-
-        Equal to the Hugging Face block (tested). ``rows=slice(0, 1)`` computes the [CLS] row only, all that
-        the last block must produce for the logit.
-        """
-        reg = self.registry
+    def block(self, layer: int, resid: torch.Tensor, mask: torch.Tensor, cls: bool = False) -> torch.Tensor:
+        """Block ``layer`` by :func:`circuits.block.block` (equal to the Hugging Face block: tested), firing the
+        hook points as the Hugging Face forward does; ``cls=True`` computes the [CLS] row only, all that the
+        last block must produce for the logit."""
         prefix = f"blocks.{layer}."
-        resid = reg.fire(prefix + "hook_resid_pre", resid)
-        query_in = resid if rows is None else resid[:, rows]
-        b, p_q = query_in.shape[:2]
-        shape_q = (b, p_q, -1, self.cfg.d_head)
-        shape_kv = (b, resid.shape[1], -1, self.cfg.d_head)
-        q = self.block_part(layer, "q")(query_in).view(shape_q).transpose(1, 2)
-        k = self.block_part(layer, "k")(resid).view(shape_kv).transpose(1, 2)
-        v = self.block_part(layer, "v")(resid).view(shape_kv).transpose(1, 2)
-        attention = self.block_part(layer, "attention")
-        z, _ = _attention(attention, q, k, v, mask, scaling=self.cfg.d_head ** -0.5)
-        return self.post_attention(layer, z, query_in)
-
-    def post_attention(self, layer: int, z: torch.Tensor, resid_pre: torch.Tensor) -> torch.Tensor:
-        """Rest of block ``layer`` from per-head context ``z`` [b,p,h,d]: output projection, LN, MLP, LN."""
-        attn_out = self.block_part(layer, "o")(z.reshape(*z.shape[:2], -1))
-        resid_mid = self.block_part(layer, "ln1")(attn_out + resid_pre)
-        mlp_out = self.arch.mlp(self.blocks[layer], resid_mid)
-        return self.block_part(layer, "ln2")(mlp_out + resid_mid)
+        resid = self.registry.fire(prefix + "hook_resid_pre", resid)
+        fire = Edit(frozenset(("pattern", "z")) if self.registry.active else frozenset(),
+                    lambda key, tensor: self.registry.fire(f"{prefix}attn.hook_{key}", tensor))
+        return block(self, layer, resid, mask, cls, edit=fire)
 
     def head_logits(self, last_hidden: torch.Tensor) -> torch.Tensor:
         """Logits from the last block's output (only its [CLS] row is read)."""
@@ -445,8 +382,7 @@ class HookedCrossEncoder:
         """Scores from the residual stream entering block ``layer`` (blocks ``layer``… then the head)."""
         last = self.cfg.n_layers - 1
         for current in range(layer, self.cfg.n_layers):
-            rows = slice(0, 1) if cls_only_last and current == last else None
-            resid = self.block(current, resid, mask, rows)
+            resid = self.block(current, resid, mask, cls=cls_only_last and current == last)
         return self.scores_from_logits(self.head_logits(resid))
 
 
@@ -467,55 +403,3 @@ def _score_function(score: str, n_labels: int) -> Callable[[torch.Tensor], torch
     return choices[score]
 
 
-def _check_local_checkpoint(path: Path, allow_pickle: bool) -> None:
-    if not path.exists():
-        raise CheckpointError(f"checkpoint directory {str(path)!r} does not exist. Fix: give the directory that "
-                              "holds config.json and model.safetensors, or a Hugging Face hub id.")
-    if not path.is_dir():
-        raise CheckpointError(f"{str(path)!r} is a file; a checkpoint is a directory with config.json, "
-                              "model.safetensors and the tokenizer files (as written by save_pretrained).")
-    if not (path / "config.json").exists():
-        raise CheckpointError(f"no config.json in {str(path)!r}: not a Hugging Face checkpoint. "
-                              "Fix: save the model with save_pretrained(dir).")
-    files = [f.name for f in path.iterdir()]
-    if not any(f.endswith(".safetensors") or f == "model.safetensors.index.json" for f in files):
-        pickles = [f for f in files if f.endswith(_PICKLE_SUFFIXES)]
-        if not pickles:
-            raise CheckpointError(f"no weights (model.safetensors) in {str(path)!r}. "
-                                  "Fix: save the model with save_pretrained(dir).")
-        if not allow_pickle:
-            raise CheckpointError(
-                f"{str(path)!r} has only pickle weights ({', '.join(sorted(pickles))}); loading pickle can run "
-                "arbitrary code, so axiomtests refuses it. Fix: convert them to safetensors "
-                "(model.save_pretrained(dir, safe_serialization=True)), or opt in with allow_pickle=True "
-                "(--axiom-allow-pickle) if you trust the file.")
-
-
-def _check_config(config: Any, spec: str) -> None:
-    if getattr(config, "auto_map", None):
-        raise CheckpointError(
-            f"{spec!r} declares custom code (auto_map={config.auto_map}); axiomtests never runs remote code. "
-            "Fix: use a checkpoint of a built-in transformers architecture.")
-    architecture_for(config.model_type, spec)
-    archs = getattr(config, "architectures", None) or []
-    if archs and not any(a.endswith("ForSequenceClassification") for a in archs):
-        raise CheckpointError(
-            f"{spec!r} is a {', '.join(archs)}, not a sequence-classification cross-encoder. "
-            "Fix: use a reranker checkpoint (…ForSequenceClassification with 1 or 2 labels).")
-
-
-def _load_tokenizer(source: str, revision: str | None, spec: str, vocab_size: int) -> Any:
-    from transformers import AutoTokenizer
-
-    fix = ("Fix: save the tokenizer beside the weights (tokenizer.save_pretrained(dir)), "
-           "or pass tokenizer=<dir or hub id> (--axiom-tokenizer).")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=False)
-    except (OSError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"no usable tokenizer for {spec!r} at {source!r}: {exc}. {fix}") from None
-    # transformers 5 builds an empty tokenizer (special tokens only) from a folder without tokenizer files
-    if len(tokenizer) < vocab_size // 2:
-        raise CheckpointError(
-            f"no usable tokenizer for {spec!r} at {source!r}: it has {len(tokenizer)} tokens but the model "
-            f"embeds {vocab_size}, so the tokenizer files are missing or belong to another model. {fix}")
-    return tokenizer

@@ -73,7 +73,7 @@ def test_default_checkpoint_model_card(axiom_session, hooked_model, axiom_report
     """The embedded default's model card (measured when it was built) goes into the report beside the claims."""
     if axiom_session.checkpoint:
         pytest.skip("--checkpoint names another model: the default checkpoint's card does not apply")
-    from axiomtests.default_model import model_card
+    from axiomtests.model_card import model_card
 
     card = model_card(axiom_session.resolved_checkpoint())
     axiom_report.sections["default checkpoint (model card, measured at build)"] = {
