@@ -247,7 +247,8 @@ def reports_in(paths: Sequence[str | Path]) -> tuple[list[tuple[str, Report]], d
     for path in map(Path, paths):
         if path.is_dir() and (path / "sweep.json").exists():
             sweep = json.loads((path / "sweep.json").read_text())
-            reports += [(t["report"], load_report(t["report"])) for t in sweep["tasks"] if t.get("report")]
+            reports += [(t["report"], load_report(t["report"])) for t in sweep["tasks"]
+                        if t.get("report") and t["status"] != "failed"]  # a failed task's report may be partial
         elif path.is_dir():
             reports += [(str(p), load_report(p)) for p in sorted(path.glob("*/report.json"))]
         else:
