@@ -51,14 +51,20 @@ def _run_null(args: argparse.Namespace) -> Path:
     out = Path(args.out)
     null = random_init_like(source, out / "null-model", seed=args.seed)
     argv = [sys.executable, "-m", "axiomtests.cli", "run", f"--checkpoint={null}", f"--out={out / 'null'}",
-            f"--seed={args.seed}", f"--pairs={args.pairs}", f"--device={args.device}", f"--score={args.score}"]
-    argv += [f"--corpus={corpus}" for corpus in args.corpus or ()]
+            f"--seed={args.seed}", *_child_run_options(args)]
     logging.getLogger("axiomtests").info("null model: the suite on a random initialisation of %s", source)
     subprocess.run(argv + ["--", *args.pytest_args], check=False)
     report = out / "null" / "report.json"
     if not report.exists():
         raise SystemExit(f"the null run wrote no report ({report}); see its output above")
     return report
+
+
+def _child_run_options(args: argparse.Namespace) -> list[str]:
+    """The sample and scoring options of ``args`` as ``axiomtests run`` options for a child run (``--device`` only
+    when one is set: a sweep leaves it to the engine)."""
+    options = [f"--pairs={args.pairs}", f"--score={args.score}", *([f"--device={args.device}"] if args.device else [])]
+    return options + [f"--corpus={corpus}" for corpus in args.corpus or ()]
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -131,10 +137,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from axiomtests.merge import write_merged
     from axiomtests.sweep import sweep
 
-    run_args = [f"--pairs={args.pairs}", f"--score={args.score}", *([f"--device={args.device}"] if args.device else [])]
-    run_args += [f"--corpus={corpus}" for corpus in args.corpus or ()]
-    if args.allow_pickle:
-        run_args.append("--allow-pickle")
+    run_args = _child_run_options(args) + (["--allow-pickle"] if args.allow_pickle else [])
     if args.pytest_args:
         run_args += ["--", *args.pytest_args]
     result = sweep(args.checkpoints, args.seeds, args.out, run_args, engine=args.engine, address=args.address,

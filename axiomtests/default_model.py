@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from axiomtests.evaluation import (BiEncoder, cross_scores, evaluate_baselines, evaluate_cross_encoder,
-                                   heldout_ndcg, heldout_pairs, paired_ci, random_ndcg)
+from axiomtests.evaluation import (BiEncoder, evaluate_baselines, evaluate_cross_encoder, heldout_ndcg,
+                                   heldout_pairs, heldout_scores, paired_ci, random_ndcg)
 from axiomtests.model_card import card_markdown
 from axiomtests.sources import BASE_NAME, IR_AXIOMS, MINILM, base_model_dir, cache_dir, sha256_file
 from axiomtests.training_data import Group, Split, encode_pairs, prepare_split, training_groups
@@ -251,12 +251,12 @@ def _deterministic_torch(threads: int) -> Iterator[None]:
 
 def _build(folder: Path, recipe: dict[str, Any], save_steps: Sequence[int] = ()) -> None:
     start = time.perf_counter()
-    saved: list[Path] = []
+    saved: list[tuple[int, Path]] = []
 
     def save_step(step: int, model: Any) -> None:  # the weights as they are after ``step`` updates
         if step in save_steps:
-            saved.append(folder / "steps" / f"step-{step:04d}")
-            model.save_pretrained(saved[-1])
+            saved.append((step, folder / "steps" / f"step-{step:04d}"))
+            model.save_pretrained(saved[-1][1])
 
     with _deterministic_torch(recipe["threads"]):
         log.info("building the default checkpoint (minutes on a CPU): %s, %d fine-tuning steps",
@@ -268,8 +268,8 @@ def _build(folder: Path, recipe: dict[str, Any], save_steps: Sequence[int] = ())
         log.info("fine-tuned in %.0f s; evaluating on %d held-out queries", train_seconds, len(split.test))
         metrics = evaluate_cross_encoder(split, tokenizer, model, recipe)
         baselines = evaluate_baselines(split, base, recipe)
-        for path in saved:
-            _step_card(path, split, tokenizer, recipe)
+        for step, path in saved:
+            _step_card(path, step, split, tokenizer, recipe)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     card = {
@@ -301,16 +301,13 @@ def _build(folder: Path, recipe: dict[str, Any], save_steps: Sequence[int] = ())
     log.info("built in %.0f s: nDCG@10 %s; TFC1 %s", card["build_seconds"], card["ndcg@10"], card["tfc1"])
 
 
-def _step_card(path: Path, split: Split, tokenizer: Any, recipe: dict[str, Any]) -> None:
+def _step_card(path: Path, step: int, split: Split, tokenizer: Any, recipe: dict[str, Any]) -> None:
     """Tokenizer and a model card (step, held-out nDCG@10) beside an intermediate checkpoint of the build."""
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(path).eval()
-    pairs = heldout_pairs(split)
-    scores = cross_scores(tokenizer, model, [split.corpus.queries[q] for q, _ in pairs],
-                           [split.passages[d] for _, d in pairs], recipe["max_length"])
+    pairs, scores = heldout_scores(split, tokenizer, model, recipe["max_length"])
     tokenizer.save_pretrained(path)
-    step = int(path.name.split("-")[-1])
     card = {"name": f"{recipe['name']} after {step} of {recipe['steps']} fine-tuning steps", "step": step,
             "steps": recipe["steps"], "recipe_hash": _checkpoint_hash(recipe), "ndcg@10": {
                 "cross_encoder": heldout_ndcg(split, pairs, scores)}}

@@ -112,11 +112,18 @@ def paired_ci(a: dict[str, float], b: dict[str, float], seed: int, resamples: in
     return [round(iv.low, 4), round(iv.high, 4)]
 
 
+def heldout_scores(split: Split, tokenizer: Any, model: Any, max_length: int
+                   ) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """The held-out (query id, doc id) pairs and the cross-encoder's scores of them."""
+    pairs = heldout_pairs(split)
+    scores = cross_scores(tokenizer, model, [split.corpus.queries[q] for q, _ in pairs],
+                          [split.passages[d] for _, d in pairs], max_length)
+    return pairs, scores
+
+
 def evaluate_cross_encoder(split: Split, tokenizer: Any, model: Any, recipe: dict[str, Any]) -> dict[str, Any]:
     """nDCG@10 on the held-out queries, the spread of their logits, and TFC1 score changes."""
-    pairs = heldout_pairs(split)
-    queries = [split.corpus.queries[q] for q, _ in pairs]
-    scores = cross_scores(tokenizer, model, queries, [split.passages[d] for _, d in pairs], recipe["max_length"])
+    pairs, scores = heldout_scores(split, tokenizer, model, recipe["max_length"])
     log.info("evaluating: %d held-out pairs scored; now TFC1 score changes", len(pairs))
     tfc1 = tfc1_check_pairs(split, recipe, tokenizer)
     tfc1_queries = [t[0] for t in tfc1]

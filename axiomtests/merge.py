@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from axiomtests.claims import CLAIMS
+from axiomtests.claims import CLAIMS, Threshold
 from axiomtests.stability import Z95, claim_stability
 from circuits.report import ClaimResult, Report, load_report
 
@@ -101,10 +101,9 @@ def merge(columns: Sequence[Column]) -> dict[str, Any]:
     for claim_id in ids:
         cells = {}
         for col in columns:
-            found = [c for r in col.runs for c in r.claims if c.id == claim_id]
-            seeds = [r.environment.get("seed") for r in col.runs if any(c.id == claim_id for c in r.claims)]
+            found = [(r.environment.get("seed"), c) for r in col.runs for c in r.claims if c.id == claim_id]
             if found:
-                cells[col.label] = {**pooled_cell(found), "seed_list": seeds}
+                cells[col.label] = {**pooled_cell([c for _, c in found]), "seed_list": [seed for seed, _ in found]}
             else:
                 cells[col.label] = {"verdict": "failed" if col.failed else "not run"}
         threshold = CLAIMS[claim_id].threshold if claim_id in CLAIMS else None
@@ -213,9 +212,8 @@ def step_plot(merged: dict[str, Any], out: Path) -> Path | None:
             lo, hi = _interval(cell) or (cell["value"], cell["value"])
             ax.errorbar([s], [cell["value"]], yerr=[[cell["value"] - lo], [hi - cell["value"]]], fmt="o",
                         color=colour.get(cell["verdict"], "0.3"), capsize=2, markersize=4)
-        bound = _bound(claim["threshold"])
-        if bound is not None:
-            ax.axhline(bound, linestyle="--", color="0.4", linewidth=0.8)
+        if claim["threshold"]:
+            ax.axhline(Threshold.parse(claim["threshold"]).bound, linestyle="--", color="0.4", linewidth=0.8)
         ax.set_title(claim["id"], fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(panels):]:
@@ -231,13 +229,6 @@ def _interval(cell: dict[str, Any]) -> tuple[float, float] | None:
     """A cell's interval when both ends are known (a degenerate bootstrap leaves them out)."""
     ci = cell.get("ci")
     return (ci[0], ci[1]) if ci and ci[0] is not None and ci[1] is not None else None
-
-
-def _bound(threshold: str | None) -> float | None:
-    try:
-        return float(threshold.split()[-1]) if threshold else None
-    except ValueError:
-        return None
 
 
 def reports_in(paths: Sequence[str | Path]) -> tuple[list[tuple[str, Report]], dict[str, Any] | None]:

@@ -63,17 +63,16 @@ def expand_checkpoints(specs: Sequence[str]) -> list[tuple[str, str, int | None]
     steps ``step-N`` or ``checkpoint-N`` are ordered by N), or a hub id. Labels are unique."""
     found: list[tuple[str, str, int | None]] = []
     for spec in specs:
-        path = Path(spec)
+        path = Path(spec).resolve()
         if (path / "config.json").exists():
-            found.append((str(path.resolve()), path.resolve().name, trailing_step(path.resolve().name)))
+            found.append((str(path), path.name, trailing_step(path.name)))
         elif path.is_dir():
-            children = [c for c in path.iterdir() if (c / "config.json").exists()]
+            children = [(str(c), c.name, trailing_step(c.name)) for c in path.iterdir() if (c / "config.json").exists()]
             if not children:
                 raise SweepError(f"{spec} holds no checkpoint: neither it nor a folder inside it has a "
                                  "config.json. Fix: pass checkpoint folders, a folder of them, or hub ids.")
-            children.sort(key=lambda c: (trailing_step(c.name) is None, trailing_step(c.name) or 0, c.name))
-            found += [(str(c.resolve()), c.name, trailing_step(c.name)) for c in children]
-        elif path.exists() or spec.startswith((".", "/", "~")):
+            found += sorted(children, key=lambda c: (c[2] is None, c[2] or 0, c[1]))
+        elif Path(spec).exists() or spec.startswith((".", "/", "~")):
             raise SweepError(f"{spec} is not a checkpoint folder (no config.json)")
         else:
             found.append((spec, re.sub(r"[^A-Za-z0-9_.-]+", "_", spec), None))
@@ -90,19 +89,15 @@ def trailing_step(name: str) -> int | None:
 
 
 def fingerprint(checkpoint: str) -> str:
-    """sha256 over a folder's weight and config files; for a hub id, the id itself (its revision is an input)."""
+    """sha256 over a folder's weight and config files' hashes; for a hub id, the id itself (its revision is an
+    input)."""
+    from axiomtests.sources import sha256_file
+
     folder = Path(checkpoint)
     if not folder.is_dir():
         return f"hub:{checkpoint}"
-    digest = hashlib.sha256()
-    for name in WEIGHT_FILES:
-        file = folder / name
-        if file.exists():
-            digest.update(name.encode())
-            with open(file, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-    return digest.hexdigest()
+    files = [f"{name}:{sha256_file(folder / name)}" for name in WEIGHT_FILES if (folder / name).exists()]
+    return hashlib.sha256("\n".join(files).encode()).hexdigest()
 
 
 def task_inputs(task: Task, run_args: Sequence[str]) -> dict[str, Any]:
@@ -121,7 +116,7 @@ def run_task(task: Task, out: str, run_args: Sequence[str], extra_env: dict[str,
     inputs = task_inputs(task, run_args)
     record = folder / "task.json"
     if (folder / "report.json").exists() and record.exists() and json.loads(record.read_text()).get("inputs") == inputs:
-        return {**asdict(task), "name": task.name, "status": "skipped", "report": str(folder / "report.json")}
+        return outcome(task, "skipped", report=str(folder / "report.json"))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").unlink(missing_ok=True)
     argv = [sys.executable, "-m", "axiomtests.cli", "run", f"--checkpoint={task.checkpoint}", f"--out={folder}",
@@ -136,13 +131,13 @@ def run_task(task: Task, out: str, run_args: Sequence[str], extra_env: dict[str,
                          f"(log: {folder / 'run.log'})")
     report = folder / "report.json"
     status = "done" if report.exists() and child.returncode in (0, 1) else "failed"
-    outcome = {**asdict(task), "name": task.name, "status": status, "returncode": child.returncode,
-               "seconds": seconds, "report": str(report) if report.exists() else None}
+    result = outcome(task, status, returncode=child.returncode, seconds=seconds,
+                     report=str(report) if report.exists() else None)
     if status == "failed":
-        outcome["reason"] = f"exit {child.returncode}; the last lines of {folder / 'run.log'}: " + _tail(folder)
+        result["reason"] = f"exit {child.returncode}; the last lines of {folder / 'run.log'}: " + _tail(folder)
     else:
         record.write_text(json.dumps({"inputs": inputs, "seconds": seconds}, indent=2, sort_keys=True) + "\n")
-    return outcome
+    return result
 
 
 def _tail(folder: Path, lines: int = 3) -> str:
@@ -150,9 +145,14 @@ def _tail(folder: Path, lines: int = 3) -> str:
     return " | ".join(text[-lines:])
 
 
+def outcome(task: Task, status: str, **fields: Any) -> dict[str, Any]:
+    """A task's record in ``sweep.json``: the task, its status (done, skipped, failed) and what else is known."""
+    return {**asdict(task), "name": task.name, "status": status, "report": None, **fields}
+
+
 def failed(task: Task, reason: str) -> dict[str, Any]:
     """The outcome of a task the engine gave up on."""
-    return {**asdict(task), "name": task.name, "status": "failed", "reason": reason, "report": None}
+    return outcome(task, "failed", reason=reason)
 
 
 def run_serial(tasks: Sequence[Task], out: str, run_args: Sequence[str]) -> list[dict[str, Any]]:
@@ -203,7 +203,7 @@ def run_ray(tasks: Sequence[Task], out: str, run_args: Sequence[str], address: s
 
 
 def _first_line(exc: BaseException) -> str:
-    cause = exc.cause if hasattr(exc, "cause") and exc.cause is not None else exc
+    cause = getattr(exc, "cause", None) or exc  # Ray wraps the task's own exception as ``cause``
     lines = [line for line in str(cause).splitlines() if line.strip()]
     return f"{type(cause).__name__}: {lines[-1] if lines else ''}"
 
