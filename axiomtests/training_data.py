@@ -11,7 +11,8 @@ from typing import Any
 
 import torch
 
-from axiomtests.corpus import Corpus, cut_passage, load_corpus, split_queries
+from axiomtests.corpus import Corpus, load_corpus, split_queries
+from axiomtests.text import cut_passage
 
 
 @dataclass(frozen=True)

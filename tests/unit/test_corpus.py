@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from axiomtests import corpus as corpus_mod
-from axiomtests.corpus import (Corpus, cut_passage, load_beir, load_corpus, load_ir_datasets, load_source,
+from axiomtests.corpus import (Corpus, load_beir, load_corpus, load_ir_datasets, load_source,
                                register_ir_datasets, split_queries, write_beir)
 from axiomtests.sources import IR_AXIOMS
+from axiomtests.text import SENTENCE_END, cut_passage
 from circuits.errors import DatasetError
 
 TINY = Corpus(
@@ -85,6 +86,15 @@ def test_cut_passage_stops_at_a_sentence_end() -> None:
     assert cut.endswith(".") and 40 <= len(cut.split()) <= 100 and len(cut.split()) % 5 == 0
     no_stops = " ".join(["word"] * 150)
     assert len(cut_passage(no_stops, 40, 100).split()) == 100
+
+
+def test_cut_passage_keeps_the_default_builds_straight_closers() -> None:
+    """A curly closing quote ends a sentence for the generators but not for the default build's passage cut."""
+    curly = " ".join(["word"] * 44 + ["end.”"] + ["word"] * 80)
+    assert SENTENCE_END.search("end.”")
+    assert len(cut_passage(curly, 40, 100).split()) == 100
+    straight = curly.replace("”", '"')
+    assert cut_passage(straight, 40, 100).endswith('end."') and len(cut_passage(straight, 40, 100).split()) == 45
 
 
 def test_corrupt_cached_corpus_names_the_file_and_the_fix(cache: Path) -> None:
