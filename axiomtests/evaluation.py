@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from axiomtests.text import appended, query_terms
 from axiomtests.training_data import Split, encode_pairs
-from circuits.bm25 import BM25, ENGLISH_STOPWORDS, analyze, words
+from circuits.bm25 import BM25, analyze, words
 from circuits.ranking import ndcg_per_query
 from circuits.stats import group_bootstrap
 
@@ -63,8 +64,7 @@ def tfc1_check_pairs(split: Split, recipe: dict[str, Any], tokenizer: Any) -> li
     """(query, passage, passage + a non-stopword query word, passage + a control word from another
     held-out query) for sampled held-out documents, kept when both inputs fit ``max_length``."""
     rng = random.Random(recipe["split_seed"])
-    terms = {q: sorted({w for w in words(split.corpus.queries[q]) if w not in ENGLISH_STOPWORDS and w.isalpha()})
-             for q in split.test}
+    terms = {q: sorted(w for w in query_terms(split.corpus.queries[q]) if w.isalpha()) for q in split.test}
     vocabulary = sorted({w for ws in terms.values() for w in ws})
     pairs = []
     for qid in split.test:
@@ -74,7 +74,7 @@ def tfc1_check_pairs(split: Split, recipe: dict[str, Any], tokenizer: Any) -> li
         controls = [w for w in vocabulary if w not in set(words(query))]
         for doc in rng.sample(retrieved, min(recipe["tfc1_docs_per_query"], len(retrieved))):
             passage = split.passages[doc]
-            term, control = f"{passage} {rng.choice(terms[qid])}", f"{passage} {rng.choice(controls)}"
+            term, control = appended(passage, rng.choice(terms[qid])), appended(passage, rng.choice(controls))
             if max(len(tokenizer(query, p)["input_ids"]) for p in (term, control)) <= recipe["max_length"]:
                 pairs.append((query, passage, term, control))
     return pairs

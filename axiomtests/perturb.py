@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from axiomtests.records import AXIOMS, DEFAULT_FILLER, BasePair, Filler, NotApplicable, Pair
 from axiomtests.synonyms import Candidate, ReferenceEmbedding, synonym_candidates
-from axiomtests.text import (SENTENCE_END, cut_at_sentence, query_terms, shares_query_term, split_sentences,
+from axiomtests.text import (SENTENCE_END, appended, cut_at_sentence, query_terms, shares_query_term, split_sentences,
                              term_count, term_pattern, word_count)
 from axiomtests.tokens import (checked_count, eligible_terms, encode, filler_token, pieces, single_piece_id,
                                token_term_count)
@@ -119,7 +119,7 @@ def tfc1_pair(base: BasePair, term: str, *, tokenizer: PreTrainedTokenizerBase, 
     if term not in query_terms(base.query):
         raise NotApplicable("not_query_term", f"{term!r} is not a query term of {base.query!r}")
     single_piece_id(tokenizer, term)
-    perturbed = f"{base.document} {term}"
+    perturbed = appended(base.document, term)
     tf = checked_count(tokenizer, base.query, base.document, term)
     if checked_count(tokenizer, base.query, perturbed, term) != tf + 1:
         raise NotApplicable("count_changed", f"appending {term!r} does not add exactly one occurrence")
@@ -139,7 +139,7 @@ def stmc1_pair(base: BasePair, term: str, candidates: Sequence[Candidate], *,
     if not candidates:
         raise NotApplicable("no_candidate", f"no WordNet candidate for {term!r}")
     best = candidates[0]
-    perturbed = f"{base.document} {best.word}"
+    perturbed = appended(base.document, best.word)
     tf = checked_count(tokenizer, base.query, base.document, term)
     if checked_count(tokenizer, base.query, perturbed, term) != tf:
         raise NotApplicable("count_changed", f"appending {best.word!r} changes the count of {term!r}")
@@ -287,7 +287,7 @@ def lnc1_pairs(base: BasePair, sentences: Sequence[tuple[str, str]], *, tokenize
                                 f"the sentence from {doc_id} shares a query term with {base.query!r}")
     texts = [base.document]
     for _, sentence in sentences:
-        texts.append(f"{texts[-1]} {sentence}")
+        texts.append(appended(texts[-1], sentence))
     info = {**(details or {}), "sentence_sources": [doc_id for doc_id, _ in sentences], "levels": len(sentences)}
     return [_aligned(tokenizer, pair_id=f"LNC1/{base.query_id}/{base.doc_id}/{i}-{i + 1}", axiom="LNC1", variant="",
                      base=base, document=texts[i], perturbed=texts[i + 1], term="", inserted=sentences[i][1],

@@ -18,7 +18,8 @@ _BOUNDARY = re.compile(rf"([.!?]+[{_CLOSERS}]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 
 
 def _sentence_end(closers: str = _CLOSERS) -> re.Pattern[str]:
-    """A sentence end at the end of a string: ``.``, ``!`` or ``?``, then any of ``closers`` (a character class body)."""
+    """A sentence end at the end of a string: ``.``, ``!`` or ``?``, then any of ``closers`` (a character class
+    body)."""
     return re.compile(rf"[.!?][{closers}]*$")
 
 
@@ -85,6 +86,12 @@ def cut_passage(text: str, min_words: int = 40, max_words: int = 100) -> str:
         if _PASSAGE_END.search(words[end - 1]):
             return " ".join(words[:end])
     return " ".join(words[:max_words])
+
+
+def appended(text: str, addition: str) -> str:
+    """``text`` with ``addition`` after one space: the append perturbation of TFC1, STMC1 and LNC1 (and of the
+    model card's TFC1 check and the random-word control)."""
+    return f"{text} {addition}"
 
 
 def query_terms(query: str) -> list[str]:

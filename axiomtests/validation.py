@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from axiomtests.records import AXIOMS, NotApplicable, Pair
-from axiomtests.text import shares_query_term, term_count
+from axiomtests.text import appended, shares_query_term, term_count
 from axiomtests.tokens import Encoding, checked_count, encode, filler_token, pieces
 from axiomtests.wordlists import is_inflection, lexically_related
 from circuits.errors import DatasetError
@@ -67,7 +67,7 @@ def pair_problems(pair: Pair, tokenizer: PreTrainedTokenizerBase) -> list[str]:
 def _append_problems(pair: Pair, tokenizer: PreTrainedTokenizerBase, b: Encoding, p: Encoding, end: int,
                      diff: list[int]) -> list[str]:
     problems = []
-    if pair.perturbed != f"{pair.document} {pair.inserted}":
+    if pair.perturbed != appended(pair.document, pair.inserted):
         problems.append("perturbed is not the document with the inserted text appended")
     if p.ids[:end] != b.ids[:end] or any(i < end or i >= end + pair.filler.count for i in diff):
         problems.append("the token diff is not confined to the appended span before the final separator")

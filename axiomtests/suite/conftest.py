@@ -133,6 +133,7 @@ def random_word_pairs(pairs, tokenizer, words: list[str], seed: int) -> list:
     baseline stays aligned. Pairs without such a word are left out."""
     from dataclasses import replace
 
+    from axiomtests.text import appended
     from circuits.bm25 import words as words_of
 
     rng = np.random.default_rng(seed)
@@ -143,8 +144,8 @@ def random_word_pairs(pairs, tokenizer, words: list[str], seed: int) -> list:
             word = words[int(index)]
             pieces = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
             if word not in taken and len(pieces) == pair.filler.count:
-                out.append(replace(pair, id=f"RANDOM/{pair.id}", axiom="RANDOM", perturbed=f"{pair.document} {word}",
-                                   inserted=word, term=word))
+                out.append(replace(pair, id=f"RANDOM/{pair.id}", axiom="RANDOM",
+                                   perturbed=appended(pair.document, word), inserted=word, term=word))
                 break
     return out
 
