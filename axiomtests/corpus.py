@@ -23,6 +23,7 @@ from pathlib import Path
 
 from axiomtests.sources import IR_AXIOMS, atomic_write, cache_dir, fetch
 from circuits.errors import DatasetError
+from circuits.query_order import seeded_order
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +138,7 @@ def split_queries(corpus: Corpus, holdout: float = 0.2, seed: int = 0) -> tuple[
     """Seeded split of the query ids into sorted ``(train, test)`` lists; ``round(holdout * n)`` are test."""
     if not 0.0 <= holdout <= 1.0:
         raise ValueError(f"holdout must lie in [0, 1], got {holdout}")
-    qids = sorted(corpus.queries)
-    random.Random(seed).shuffle(qids)
+    qids = seeded_order(corpus.queries, random.Random(seed))
     n_test = round(holdout * len(qids))
     return sorted(qids[n_test:]), sorted(qids[:n_test])
 

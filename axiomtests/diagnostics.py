@@ -37,6 +37,7 @@ from axiomtests import perturb as P
 from axiomtests.sources import atomic_write, cache_dir, sha256_file
 from axiomtests.wordlists import WORDNET_SOURCE, wordnet
 from circuits.errors import DatasetError
+from circuits.query_order import seeded_order
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -140,10 +141,8 @@ class _Skips:
         return {axiom: dict(sorted(c.items())) for axiom, c in sorted(self.counts.items())}
 
 
-def _order(seed: int, axiom: str, items: Sequence[str]) -> list[str]:
-    out = sorted(items)
-    random.Random(f"{seed}/{axiom}/order").shuffle(out)
-    return out
+def _order(seed: int, axiom: str, query_ids: Sequence[str]) -> list[str]:
+    return seeded_order(query_ids, random.Random(f"{seed}/{axiom}/order"))
 
 
 def _tfc1_stmc1(by_query: Mapping[str, list[P.BasePair]], *, tokenizer: PreTrainedTokenizerBase,
@@ -239,8 +238,7 @@ def _lnc1(corpus: Corpus, by_query: Mapping[str, list[P.BasePair]], *, tokenizer
         bases = by_query[query_id]
         base = rng.choice([b for b in bases if b.relevance > 0] or bases)
         related = {*corpus.retrieved.get(query_id, ()), *corpus.qrels.get(query_id, {}), *(b.doc_id for b in bases)}
-        others = [q for q in query_ids if q != query_id]
-        rng.shuffle(others)
+        others = seeded_order((q for q in query_ids if q != query_id), rng)
         for other in others[: cfg.lnc1_other_queries]:
             pool = [(b.doc_id, b.passage) for b in by_query[other] if b.doc_id not in related]
             sentences = P.irrelevant_sentences(base.query, pool, n=cfg.levels, min_words=cfg.sentence_min_words,

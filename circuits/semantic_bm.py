@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from circuits.query_order import seeded_order
+
 
 def features(neg_u0: np.ndarray, ms: np.ndarray) -> np.ndarray:
     """Design matrix ``[n, L·(1 + 2K)]`` from −U0 ``[n, L]`` and matching scores ``[n, K, L]``."""
@@ -116,9 +118,8 @@ class TiedFit:
 
 def query_folds(query_ids: Sequence[str], k: int, seed: int = 0) -> np.ndarray:
     """Fold id per row: whole queries, seeded, dealt round-robin into ``min(k, queries)`` folds."""
-    unique = sorted(set(query_ids))
-    order = np.random.default_rng(seed).permutation(len(unique))
-    fold_of = {unique[i]: rank % min(k, len(unique)) for rank, i in enumerate(order)}
+    order = seeded_order(query_ids, np.random.default_rng(seed))
+    fold_of = {q: rank % min(k, len(order)) for rank, q in enumerate(order)}
     return np.array([fold_of[q] for q in query_ids])
 
 

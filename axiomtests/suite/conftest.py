@@ -10,6 +10,7 @@ import pytest
 
 from axiomtests.claims import CLAIMS, NotComputable
 from circuits.bm25 import BM25, analyze
+from circuits.query_order import seeded_order
 from circuits.semantic_study import Circuit, Source, by_dataset, control_circuits, evaluate_group
 
 
@@ -268,7 +269,7 @@ def groups(hooked_model, sources, axiom_session) -> dict[int, list]:
     out = {}
     for length, queries in sorted(by_length.items()):
         chosen: list = []
-        for qid in rng.permutation(sorted(queries)):
+        for qid in seeded_order(queries, rng):
             if len(chosen) >= 2 * axiom_session.pairs:
                 break
             chosen += queries[qid]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 
+from circuits.query_order import seeded_order
 from circuits.semantic_bm import RidgeFit, TiedFit, cross_fitted, pearson, query_folds
 
 
@@ -14,6 +17,18 @@ def test_folds_keep_each_query_whole_and_are_seeded():
     assert sorted(np.bincount(fold).tolist()) == [6] * 5
     assert (fold == query_folds(qids, 5, seed=0)).all() and not (fold == query_folds(qids, 5, seed=1)).all()
     assert set(query_folds(qids[:6], 5).tolist()) == {0, 1}  # fewer queries than folds: one query a fold
+
+
+def test_seeded_order_keeps_each_generators_draws():
+    """One order of whole queries for every caller, with the draws each made before: Python's shuffle of the sorted
+    ids (train/test split, dataset selection) and numpy's permutation (folds, capped groups)."""
+    ids = [f"q{i % 17}" for i in range(60)]
+    distinct = sorted(set(ids))
+    shuffled = list(distinct)
+    random.Random(3).shuffle(shuffled)
+    assert seeded_order(ids, random.Random(3)) == shuffled
+    assert seeded_order(ids, np.random.default_rng(3)) == list(np.random.default_rng(3).permutation(distinct))
+    assert seeded_order(ids, random.Random(4)) != shuffled
 
 
 def test_out_of_fold_predictions_never_see_their_own_query():
