@@ -31,12 +31,9 @@ from circuits.errors import HookError
 
 HookFn = Callable[[torch.Tensor, "HookPoint"], "torch.Tensor | None"]
 
-BLOCK_HOOKS = ("hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post")
-ATTN_HOOKS = ("hook_q", "hook_k", "hook_v", "hook_pattern", "hook_z")
-GLOBAL_HOOKS = ("hook_embed", "hook_cls", "hook_logit")
-_SHORT = {"q": "attn.hook_q", "k": "attn.hook_k", "v": "attn.hook_v", "pattern": "attn.hook_pattern",
-          "z": "attn.hook_z", "resid_pre": "hook_resid_pre", "attn_out": "hook_attn_out",
-          "resid_mid": "hook_resid_mid", "mlp_out": "hook_mlp_out", "resid_post": "hook_resid_post"}
+_SHORT = {"resid_pre": "hook_resid_pre", "q": "attn.hook_q", "k": "attn.hook_k", "v": "attn.hook_v",
+          "pattern": "attn.hook_pattern", "z": "attn.hook_z", "attn_out": "hook_attn_out",
+          "resid_mid": "hook_resid_mid", "mlp_out": "hook_mlp_out", "resid_post": "hook_resid_post"}  # as they run
 
 
 def act_name(kind: str, layer: int | None = None) -> str:
@@ -50,12 +47,8 @@ def act_name(kind: str, layer: int | None = None) -> str:
 
 def hook_names(n_layers: int) -> list[str]:
     """Every hook name of a model with ``n_layers`` blocks, in execution order."""
-    names = ["hook_embed"]
-    for layer in range(n_layers):
-        names.append(f"blocks.{layer}.hook_resid_pre")
-        names += [f"blocks.{layer}.attn.{h}" for h in ATTN_HOOKS]
-        names += [f"blocks.{layer}.{h}" for h in BLOCK_HOOKS[1:]]
-    return names + ["hook_cls", "hook_logit"]
+    return ["hook_embed", *(act_name(kind, layer) for layer in range(n_layers) for kind in _SHORT),
+            "hook_cls", "hook_logit"]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from circuits.axioms import levels
+from circuits.hooks import ActivationCache, act_name
 from circuits.model import HookedCrossEncoder, PairBatch
 from circuits.roles import head_labels
 
@@ -39,6 +40,15 @@ def segments(model: HookedCrossEncoder, batch: PairBatch) -> Segments:
     # the document follows the last separator of the first run of separators
     doc = real & (sep_rank >= 1) & (sep_rank == _first_run_end(sep))
     return Segments(query=query, doc=doc)
+
+
+def attention_patterns(model: HookedCrossEncoder, queries: Sequence[str], docs: Sequence[str],
+                       layers: Sequence[int]) -> tuple[PairBatch, Segments, torch.Tensor, ActivationCache]:
+    """Tokenize the pairs and run them once, caching the attention patterns of ``layers``: (batch, segments,
+    scores, cache)."""
+    batch = model.tokenize(list(queries), list(docs))
+    scores, cache = model.run_with_cache(batch, names_filter=[act_name("pattern", layer) for layer in layers])
+    return batch, segments(model, batch), scores, cache
 
 
 def _first_run_end(sep: torch.Tensor) -> torch.Tensor:
@@ -76,17 +86,16 @@ def similarity_correlation(pattern: torch.Tensor, cosine: torch.Tensor, seg: Seg
 def head_similarity_correlation(model: HookedCrossEncoder, queries: list[str], docs: list[str],
                                 batch_size: int = 32) -> np.ndarray:
     """Per head ``[layer, head]``: Pearson r of attention q_i→d_j against cos(q_i, d_j), pooled over all pairs."""
-    names = [f"blocks.{layer}.attn.hook_pattern" for layer in range(model.cfg.n_layers)]
-    att: list[list[np.ndarray]] = [[] for _ in names]
+    layers = range(model.cfg.n_layers)
+    att: list[list[np.ndarray]] = [[] for _ in layers]
     cos: list[np.ndarray] = []
     for start in range(0, len(queries), batch_size):
-        batch = model.tokenize(queries[start:start + batch_size], docs[start:start + batch_size])
-        seg = segments(model, batch)
-        _, cache = model.run_with_cache(batch, names_filter=names)
+        batch, seg, _, cache = attention_patterns(model, queries[start:start + batch_size],
+                                                  docs[start:start + batch_size], layers)
         pair_mask = (seg.query[:, :, None] & seg.doc[:, None, :]).cpu()
         cos.append(token_cosine(model, batch.input_ids).cpu()[pair_mask].double().numpy())
-        for layer, name in enumerate(names):
-            pattern = cache[name].cpu()
+        for layer in layers:
+            pattern = cache["pattern", layer].cpu()
             att[layer].append(pattern.permute(1, 0, 2, 3)[:, pair_mask].double().numpy())  # [head, n]
     cos_all = np.concatenate(cos)
     out = np.empty((model.cfg.n_layers, model.cfg.n_heads))
@@ -107,23 +116,25 @@ def attention_to_positions(model: HookedCrossEncoder, queries: list[str], docs: 
     every real token (a head without preferences; no forward pass). ``per_head``: ``[pairs, heads]``, not
     averaged over heads."""
     layers = sorted({layer for layer, _ in heads})
-    names = [f"blocks.{layer}.attn.hook_pattern" for layer in layers]
     out = []
     for start in range(0, len(queries), batch_size):
-        batch = model.tokenize(queries[start:start + batch_size], docs[start:start + batch_size])
-        seg = segments(model, batch)
+        chunk = slice(start, start + batch_size)
+        if uniform:
+            batch = model.tokenize(queries[chunk], docs[chunk])
+            seg = segments(model, batch)
+        else:
+            batch, seg, _, cache = attention_patterns(model, queries[chunk], docs[chunk], layers)
         keys = seg.doc
         if target == "term":
-            ids = torch.as_tensor(term_id[start:start + batch_size], device=batch.input_ids.device)
+            ids = torch.as_tensor(term_id[chunk], device=batch.input_ids.device)
             keys = keys & (batch.input_ids == ids[:, None])
         if uniform:
             even = (keys.sum(-1) / batch.attention_mask.sum(-1)).cpu().double().numpy()
             out.append(np.repeat(even[:, None], len(heads), axis=1) if per_head else even)
             continue
-        _, cache = model.run_with_cache(batch, names_filter=names)
         values = []
         for layer, head in heads:
-            pattern = cache[f"blocks.{layer}.attn.hook_pattern"][:, head]  # [b, q, k]
+            pattern = cache["pattern", layer][:, head]  # [b, q, k]
             to_keys = (pattern * keys[:, None, :]).sum(-1)  # [b, q]
             values.append((to_keys * seg.query).sum(-1) / seg.query.sum(-1))
         stacked = torch.stack(values, dim=1)  # [b, heads]
@@ -152,10 +163,8 @@ def received_attention(model: HookedCrossEncoder, queries: list[str], docs: list
 
     ``source_rows="cls"``: attention from [CLS]; ``"query"``: mean attention from every query token.
     """
-    batch = model.tokenize(queries, docs)
-    query = segments(model, batch).query.cpu()
-    layers = sorted({layer for layer, _ in heads})
-    _, cache = model.run_with_cache(batch, names_filter=[f"blocks.{l}.attn.hook_pattern" for l in layers])
+    batch, seg, _, cache = attention_patterns(model, queries, docs, sorted({layer for layer, _ in heads}))
+    query = seg.query.cpu()
     ids = batch.input_ids.cpu().numpy()[query.numpy()]
     pair = np.nonzero(query.numpy())[0]
     values = []

@@ -23,7 +23,7 @@ from circuits.batch import PairBatch
 from circuits.block import Edit, attention_pattern, block, mix_values
 from circuits.device import usable_device
 from circuits.errors import CheckpointError, InputError
-from circuits.hooks import ActivationCache, HookFn, HookRegistry, hook_names
+from circuits.hooks import ActivationCache, HookFn, HookRegistry, act_name, hook_names
 from circuits.loading import HUB_ID, check_config, check_local_checkpoint, load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,10 @@ def _attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value:
     pattern = attention_pattern(query, key, attention_mask, query.size(-1) ** -0.5 if scaling is None else scaling)
     pattern = nn.functional.dropout(pattern, p=dropout, training=module.training)
     if hooks is not None:
-        pattern = hooks.fire("attn.hook_pattern", pattern)
+        pattern = hooks.fire("pattern", pattern)
     z = mix_values(pattern, value).contiguous()
     if hooks is not None:
-        z = hooks.fire("attn.hook_z", z)
+        z = hooks.fire("z", z)
     return z, pattern
 
 
@@ -59,8 +59,8 @@ class _LayerHooks:
     registry: HookRegistry
     layer: int
 
-    def fire(self, suffix: str, tensor: torch.Tensor) -> torch.Tensor:
-        return self.registry.fire(f"blocks.{self.layer}.{suffix}", tensor)
+    def fire(self, kind: str, tensor: torch.Tensor) -> torch.Tensor:
+        return self.registry.fire(act_name(kind, self.layer), tensor)
 
 
 @dataclass(frozen=True)
@@ -239,16 +239,15 @@ class HookedCrossEncoder:
 
         resolve(self.base, self.arch.embeddings).register_forward_hook(out_hook("hook_embed"))
         for layer, block in enumerate(self.blocks):
-            p = f"blocks.{layer}."
-            block.register_forward_pre_hook(pre_hook(p + "hook_resid_pre"), with_kwargs=True)
+            block.register_forward_pre_hook(pre_hook(act_name("resid_pre", layer)), with_kwargs=True)
             for part in ("q", "k", "v"):
                 resolve(block, getattr(self.arch, part)).register_forward_hook(
-                    out_hook(f"{p}attn.hook_{part}", per_head=True))
+                    out_hook(act_name(part, layer), per_head=True))
             resolve(block, self.arch.attention)._axiomtests_hooks = _LayerHooks(reg, layer)
-            resolve(block, self.arch.o).register_forward_hook(out_hook(p + "hook_attn_out"))
-            resolve(block, self.arch.ln1).register_forward_hook(out_hook(p + "hook_resid_mid"))
-            resolve(block, self.arch.mlp_out).register_forward_hook(out_hook(p + "hook_mlp_out"))
-            resolve(block, self.arch.ln2).register_forward_hook(out_hook(p + "hook_resid_post"))
+            resolve(block, self.arch.o).register_forward_hook(out_hook(act_name("attn_out", layer)))
+            resolve(block, self.arch.ln1).register_forward_hook(out_hook(act_name("resid_mid", layer)))
+            resolve(block, self.arch.mlp_out).register_forward_hook(out_hook(act_name("mlp_out", layer)))
+            resolve(block, self.arch.ln2).register_forward_hook(out_hook(act_name("resid_post", layer)))
 
         def cls_hook(_module: nn.Module, args: tuple) -> tuple | None:
             return (reg.fire("hook_cls", args[0]),) if reg.active else None
@@ -367,10 +366,9 @@ class HookedCrossEncoder:
         """Block ``layer`` by :func:`circuits.block.block` (equal to the Hugging Face block: tested), firing the
         hook points as the Hugging Face forward does; ``cls=True`` computes the [CLS] row only, all that the
         last block must produce for the logit."""
-        prefix = f"blocks.{layer}."
-        resid = self.registry.fire(prefix + "hook_resid_pre", resid)
+        resid = self.registry.fire(act_name("resid_pre", layer), resid)
         fire = Edit(frozenset(("pattern", "z")) if self.registry.active else frozenset(),
-                    lambda key, tensor: self.registry.fire(f"{prefix}attn.hook_{key}", tensor))
+                    lambda key, tensor: self.registry.fire(act_name(key, layer), tensor))
         return block(self, layer, resid, mask, cls, edit=fire)
 
     def head_logits(self, last_hidden: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch
 
 from circuits.bm25 import BM25, analyze
 from circuits.controls import matched_head_sets, random_directions
-from circuits.matching import matching_scores, segments
+from circuits.matching import attention_patterns, matching_scores
 from circuits.model import HookedCrossEncoder
 from circuits.ranking import mean_ndcg
 from circuits.semantic_bm import RidgeFit, TiedFit, cross_fitted, features, pearson, spearman
@@ -69,23 +69,20 @@ def circuit_features(model: HookedCrossEncoder, pairs: Sequence, circuits: Seque
     """Per circuit (direction values ``[n, L]``, matching scores ``[n, K, L]``), and the cross-encoder scores
     ``[n]``, for pairs whose queries all have the same token length L (one forward pass for every circuit; the
     pairs run shortest document first, the rows come back in the pairs' order)."""
-    every = sorted({h for c in circuits for h in c.heads})
-    names = [f"blocks.{layer}.attn.hook_pattern" for layer in sorted({layer for layer, _ in every})]
+    layers = sorted({layer for c in circuits for layer, _ in c.heads})
     us: list[list[np.ndarray]] = [[] for _ in circuits]
     xs: list[list[np.ndarray]] = [[] for _ in circuits]
     ys = []
     order = np.argsort([len(p.document) for p in pairs], kind="stable")  # shortest first: less padding
     for start in range(0, len(pairs), batch_size):
         chunk = [pairs[i] for i in order[start:start + batch_size]]
-        batch = model.tokenize([p.query for p in chunk], [p.document for p in chunk])
-        seg = segments(model, batch)
-        scores, cache = model.run_with_cache(batch, names_filter=names)
+        batch, seg, scores, cache = attention_patterns(model, [p.query for p in chunk], [p.document for p in chunk],
+                                                       layers)
         n_query = int(seg.query[0].sum())
         if not (seg.query.sum(-1) == n_query).all():
             raise ValueError("a length group mixes query lengths")
         positions = seg.query[0].nonzero().flatten()
-        maps = {layer: matching_scores(cache[f"blocks.{layer}.attn.hook_pattern"], seg)[:, :, positions]
-                for layer in sorted({layer for layer, _ in every})}
+        maps = {layer: matching_scores(cache["pattern", layer], seg)[:, :, positions] for layer in layers}
         ids = batch.input_ids[:, positions].cpu().numpy()
         for n, circuit in enumerate(circuits):
             ms = torch.stack([maps[layer][:, head] for layer, head in circuit.heads], dim=1)  # [b, K, L]

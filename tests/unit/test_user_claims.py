@@ -26,17 +26,16 @@ def pytest_axiomtests_claims(config):
 MEASURE = '''
 import pytest
 from axiomtests.claims import CLAIMS
-from circuits.matching import segments
+from circuits.matching import attention_patterns
 from circuits.stats import group_bootstrap
 
 @pytest.mark.claim("team.cls_reads_document")
 def test_cls_reads_the_document(hooked_model, axiom_session, check_claim):
-    batch = hooked_model.tokenize(["what is bm25", "search model", "rank query"],
-                                  ["bm25 is a ranking function", "the model scores documents", "query term"])
     last = hooked_model.cfg.n_layers - 1
-    _, cache = hooked_model.run_with_cache(batch, [f"blocks.{last}.attn.hook_pattern"])
-    doc = segments(hooked_model, batch).doc
-    read = (cache["pattern", last][:, :, 0] * doc[:, None]).sum(-1).mean(1).numpy()
+    _, seg, _, cache = attention_patterns(hooked_model, ["what is bm25", "search model", "rank query"],
+                                          ["bm25 is a ranking function", "the model scores documents", "query term"],
+                                          [last])
+    read = (cache["pattern", last][:, :, 0] * seg.doc[:, None]).sum(-1).mean(1).numpy()
     value = group_bootstrap(lambda i: float(read[i].mean()), range(3), unit="pair", seed=axiom_session.seed)
     check_claim(CLAIMS["team.cls_reads_document"].result(value))
 '''
