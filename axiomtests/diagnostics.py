@@ -1,10 +1,11 @@
-"""Build, validate, hash and load the diagnostic datasets TFC1, STMC1, TFC2, LNC1 (+ filler controls).
+"""Build the diagnostic datasets TFC1, STMC1, TFC2, LNC1 (+ filler controls).
 
 ``build_datasets(out_dir)`` writes one JSON-lines file per axiom (records of :class:`~axiomtests.perturb.Pair`,
 sorted by id) and ``manifest.json`` (generator version, seed, sizes, source hashes, sha256 and record
 count of every file, counts per axiom and stratum, skip reasons). Two builds with the same arguments give
 byte-identical files. The files hold MS MARCO text (research-only terms): write them to the cache
-(:func:`default_dataset_dir`) or an output folder, never to the repository; only manifests are committed.
+(:func:`axiomtests.dataset_cache.ensure_datasets`) or an output folder, never to the repository; only manifests
+are committed. :mod:`axiomtests.dataset_files` reads a built folder back.
 
 Selection rules (seeded with ``random.Random(f"{seed}/{axiom}/...")``, never looking at a model score):
 
@@ -34,7 +35,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from axiomtests import perturb as P
-from axiomtests.sources import atomic_write, cache_dir, sha256_file
+from axiomtests.dataset_files import FILES, FORMAT, MANIFEST, SAVED_AS, corpus_fingerprint, tokenizer_fingerprint
+from axiomtests.sources import atomic_write
+from axiomtests.tokens import base_tokenizer
 from axiomtests.wordlists import WORDNET_SOURCE, wordnet
 from circuits.errors import DatasetError
 from circuits.query_order import seeded_order
@@ -44,15 +47,8 @@ if TYPE_CHECKING:
 
     from axiomtests.corpus import Corpus
 
-__all__ = [
-    "MANIFEST", "FILES", "BuildConfig", "build_datasets", "default_dataset_dir", "ensure_datasets",
-    "load_manifest", "load_pairs", "load_datasets", "corpus_fingerprint", "tokenizer_fingerprint",
-    "load_tokenizer",
-]
+__all__ = ["BuildConfig", "build_datasets"]
 
-MANIFEST = "manifest.json"
-FORMAT = 1
-FILES = {axiom: f"{axiom.lower()}.jsonl" for axiom in P.AXIOMS}
 LICENSE_NOTE = ("The built files hold MS MARCO text under research-only terms: keep them out of version "
                 "control; commit only this manifest.")
 
@@ -92,40 +88,6 @@ class BuildConfig:
                 raise ValueError(f"BuildConfig.{f.name} must be a positive integer, got {value!r}")
         if not self.min_words <= self.max_words or not self.sentence_min_words <= self.sentence_max_words:
             raise ValueError("BuildConfig needs min_words <= max_words and sentence_min_words <= sentence_max_words")
-
-
-# --------------------------------------------------------------------------- fingerprints
-
-def _sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def corpus_fingerprint(corpus: Corpus) -> str:
-    """sha256 of the corpus content (docs, queries, qrels, retrieved lists) in canonical JSON."""
-    content = {"docs": corpus.docs, "queries": corpus.queries, "qrels": corpus.qrels, "retrieved": corpus.retrieved}
-    return _sha256_text(json.dumps(content, sort_keys=True, ensure_ascii=False))
-
-
-def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
-    """Tokenizer class, vocabulary size and the sha256 of its sorted vocabulary."""
-    vocab = sorted(tokenizer.get_vocab().items())
-    return {"class": type(tokenizer).__name__, "vocab_size": len(vocab),
-            "vocab_sha256": _sha256_text(json.dumps(vocab, ensure_ascii=False))}
-
-
-def load_tokenizer(tokenizer_dir: str | os.PathLike | None = None) -> PreTrainedTokenizerBase:
-    """A fast tokenizer from ``tokenizer_dir`` (default: the base all-MiniLM-L6-v2, the paper's vocabulary)."""
-    from transformers import AutoTokenizer
-
-    if tokenizer_dir is None:
-        from axiomtests.sources import base_model_dir
-
-        tokenizer_dir = base_model_dir()
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    if not tokenizer.is_fast:
-        raise DatasetError(f"the tokenizer in {tokenizer_dir} is not a fast (Rust) tokenizer; the datasets need "
-                           f"token offsets: save the checkpoint with a tokenizer.json")
-    return tokenizer
 
 
 # --------------------------------------------------------------------------- selection
@@ -265,27 +227,31 @@ def _dumps_record(pair: P.Pair) -> str:
 
 
 def build_datasets(out_dir: str | os.PathLike, source: str | None = None, seed: int = 0,
-                   tokenizer_dir: str | os.PathLike | None = None, *, config: BuildConfig | None = None,
+                   tokenizer: PreTrainedTokenizerBase | None = None, *, config: BuildConfig | None = None,
                    reference_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Build every diagnostic dataset into ``out_dir`` and return its manifest (also written there).
 
     ``source``: ``None`` for the local corpus, a BEIR folder, or an ``ir_datasets`` id
-    (:func:`axiomtests.corpus.load_source`). ``tokenizer_dir``: the tokenizer of the model under test
-    (default: the base all-MiniLM-L6-v2, whose vocabulary is the paper's). ``reference_dir``: the
+    (:func:`axiomtests.corpus.load_source`). ``tokenizer``: the fast tokenizer of the model under test
+    (default: the base all-MiniLM-L6-v2's, whose vocabulary is the paper's). ``reference_dir``: the
     checkpoint whose word embeddings rank STMC1 candidates (default: the base all-MiniLM-L6-v2).
     Every pair is validated before anything is written; a failure is a generator bug and raises.
 
     Examples
     --------
-    >>> manifest = build_datasets(default_dataset_dir())              # doctest: +SKIP
+    >>> manifest = build_datasets("out/diagnostics")                  # doctest: +SKIP
     >>> manifest["counts"]["TFC1"]                                    # doctest: +SKIP
     {'0->1': 64, 'k->k+1': 64}
     """
     from axiomtests.corpus import load_source
 
     cfg = config or BuildConfig()
+    named = tokenizer is not None
+    tokenizer = tokenizer if named else base_tokenizer()
+    if not tokenizer.is_fast:
+        raise DatasetError(f"the tokenizer {tokenizer.name_or_path!r} is not a fast (Rust) tokenizer; the datasets "
+                           f"need token offsets: save the checkpoint with a tokenizer.json")
     corpus = load_source(source)
-    tokenizer = load_tokenizer(tokenizer_dir)
     reference = P.ReferenceEmbedding.load(reference_dir)
     P.filler_token(tokenizer, cfg.filler)
     base = P.base_set(corpus, min_words=cfg.min_words, max_words=cfg.max_words)
@@ -325,7 +291,7 @@ def build_datasets(out_dir: str | os.PathLike, source: str | None = None, seed: 
         "source": {"spec": source or "default", "name": corpus.name, "provenance": corpus.provenance,
                    "sha256": corpus_fingerprint(corpus), "queries": len(corpus.queries), "docs": len(corpus.docs),
                    "base_pairs": len(base), "base_queries": len(by_query)},
-        "tokenizer": {"dir_name": Path(tokenizer_dir).name if tokenizer_dir else "default (base all-MiniLM-L6-v2)",
+        "tokenizer": {"dir_name": SAVED_AS if named else "default (base all-MiniLM-L6-v2)",
                       **tokenizer_fingerprint(tokenizer)},
         "reference_embedding": reference.description,
         "wordnet": WORDNET_SOURCE,
@@ -339,94 +305,3 @@ def build_datasets(out_dir: str | os.PathLike, source: str | None = None, seed: 
     }
     atomic_write(out / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
     return manifest
-
-
-def default_dataset_dir(*, seed: int = 0, source: str | None = None, tokenizer_dir: str | os.PathLike | None = None,
-                        config: BuildConfig | None = None) -> Path:
-    """``<cache>/datasets/diagnostics-v<generator>-seed<seed>-<hash of source and tokenizer>``, plus a hash of
-    the sizes when they are not the defaults (so several sizes stay cached side by side). The tokenizer counts
-    by its files' content, not its path: the suite saves it to a fresh temporary folder every run."""
-    tokenizer = None
-    if tokenizer_dir is not None:
-        files = sorted(f for f in Path(tokenizer_dir).iterdir() if f.is_file())
-        tokenizer = hashlib.sha256(b"".join(f.name.encode() + b"\0" + f.read_bytes() for f in files)).hexdigest()
-    key = _sha256_text(json.dumps([source, tokenizer]))[:10]
-    if config is not None and config != BuildConfig():
-        key += "-" + _sha256_text(json.dumps(asdict(config), sort_keys=True))[:8]
-    return cache_dir() / "datasets" / f"diagnostics-v{P.GENERATOR_VERSION}-seed{seed}-{key}"
-
-
-def ensure_datasets(*, seed: int = 0, source: str | None = None, tokenizer_dir: str | os.PathLike | None = None,
-                    config: BuildConfig | None = None) -> Path:
-    """The folder of the datasets for these arguments, built first if it has no current manifest."""
-    folder = default_dataset_dir(seed=seed, source=source, tokenizer_dir=tokenizer_dir, config=config)
-    cfg = asdict(config or BuildConfig())
-    try:
-        manifest = load_manifest(folder)
-        if manifest["seed"] == seed and manifest["config"] == cfg:
-            return folder
-    except DatasetError:
-        pass
-    build_datasets(folder, source, seed, tokenizer_dir, config=config)
-    return folder
-
-
-# --------------------------------------------------------------------------- load
-
-def load_manifest(directory: str | os.PathLike) -> dict[str, Any]:
-    """The manifest of a built folder; :class:`DatasetError` if missing, unreadable or from another generator."""
-    path = Path(directory) / MANIFEST
-    if not path.exists():
-        raise DatasetError(f"no {MANIFEST} in {directory}: build the datasets first with "
-                           f"axiomtests.diagnostics.build_datasets({str(directory)!r})")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        version, fmt = manifest["generator"]["version"], manifest["format"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DatasetError(f"{path} is corrupt ({exc!r}); delete {directory} and build again") from exc
-    if fmt != FORMAT or version != P.GENERATOR_VERSION:
-        raise DatasetError(f"{directory} is stale: built by generator version {version} (format {fmt}), this "
-                           f"is version {P.GENERATOR_VERSION} (format {FORMAT}); build it again with build_datasets")
-    return manifest
-
-
-def load_pairs(directory: str | os.PathLike, axiom: str, *, tokenizer: PreTrainedTokenizerBase | None = None,
-               validate: bool = True) -> list[P.Pair]:
-    """The pairs of one ``axiom`` from a built folder, after checking them against the manifest.
-
-    The file's sha256 and record count must match the manifest (else it is corrupt or edited), and a
-    given ``tokenizer`` must have the vocabulary the folder was built with (else it is stale). With a
-    tokenizer and ``validate=True`` every pair is re-validated. Any failure raises :class:`DatasetError`.
-    """
-    if axiom not in FILES:
-        raise DatasetError(f"unknown axiom {axiom!r}; choose one of {sorted(FILES)}")
-    manifest = load_manifest(directory)
-    path = Path(directory) / FILES[axiom]
-    entry = manifest["files"].get(FILES[axiom])
-    if entry is None or not path.exists():
-        raise DatasetError(f"{path} is missing or not in the manifest; build {directory} again")
-    if sha256_file(path) != entry["sha256"]:
-        raise DatasetError(f"{path} does not match its manifest sha256 (corrupt or edited); "
-                           f"delete {directory} and build it again")
-    if tokenizer is not None:
-        built = {k: manifest["tokenizer"][k] for k in ("class", "vocab_size", "vocab_sha256")}
-        if tokenizer_fingerprint(tokenizer) != built:
-            raise DatasetError(f"{directory} was built for another tokenizer ({manifest['tokenizer']['dir_name']}, "
-                               f"{built['vocab_size']} tokens): build it again with this model's tokenizer_dir")
-    try:
-        pairs = [P.Pair.from_json(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DatasetError(f"{path} has a malformed record ({exc!r}); delete {directory} and build it again") from exc
-    if len(pairs) != entry["records"] or any(p.axiom != axiom for p in pairs):
-        raise DatasetError(f"{path} holds {len(pairs)} records, not the manifest's {entry['records']} {axiom} "
-                           f"records; delete {directory} and build it again")
-    if tokenizer is not None and validate:
-        for pair in pairs:
-            P.validate_pair(pair, tokenizer)
-    return pairs
-
-
-def load_datasets(directory: str | os.PathLike, *, tokenizer: PreTrainedTokenizerBase | None = None,
-                  validate: bool = True) -> dict[str, list[P.Pair]]:
-    """Every axiom's pairs from a built folder (see :func:`load_pairs`)."""
-    return {axiom: load_pairs(directory, axiom, tokenizer=tokenizer, validate=validate) for axiom in FILES}

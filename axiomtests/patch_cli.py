@@ -107,16 +107,12 @@ def load_pair_records(path: Path) -> list[dict[str, str]]:
     return records
 
 
-def _dataset_records(args: argparse.Namespace, model: Any, checkpoint: str) -> tuple[list[dict[str, str]], dict]:
-    from axiomtests.diagnostics import ensure_datasets, load_manifest, load_pairs
-    from axiomtests.sources import cache_dir
+def _dataset_records(args: argparse.Namespace, model: Any) -> tuple[list[dict[str, str]], dict]:
+    from axiomtests.dataset_cache import ensure_datasets
+    from axiomtests.dataset_files import load_manifest, load_pairs
 
-    tokenizer_dir = Path(args.tokenizer or checkpoint)
-    if not (tokenizer_dir / "tokenizer_config.json").exists():  # a hub id: keep a stable copy, so the cache hits
-        tokenizer_dir = cache_dir() / "tokenizers" / model.weights_sha256()[:16]
-        model.tokenizer.save_pretrained(tokenizer_dir)
     source = args.corpus[0] if args.corpus else None  # the base corpus (extra ones only feed SemanticBM)
-    folder = ensure_datasets(seed=args.seed, source=source, tokenizer_dir=tokenizer_dir)
+    folder = ensure_datasets(seed=args.seed, source=source, tokenizer=model.tokenizer)
     axiom = args.dataset.upper()
     pairs = load_pairs(folder, axiom, tokenizer=model.tokenizer, validate=False)
     files = load_manifest(folder)["files"]
@@ -153,7 +149,7 @@ def patch_command(args: argparse.Namespace) -> int:
     if args.pairs_file is not None:
         records, dataset = load_pair_records(args.pairs_file), {"name": "pairs-file", "file": str(args.pairs_file)}
     else:
-        records, dataset = _dataset_records(args, model, args.checkpoint)
+        records, dataset = _dataset_records(args, model)
     records = _sample(records, args.pairs, args.seed)
     pairs = align_pairs(model, [r["query"] for r in records], [r["baseline"] for r in records],
                         [r["perturbed"] for r in records], [r["query_id"] for r in records])

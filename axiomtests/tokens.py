@@ -1,5 +1,5 @@
 """Tokenizer-level checks of the diagnostic generators: single-piece terms, token counts that must agree with
-word counts, the cached (query, document) encoding, and the filler token."""
+word counts, the cached (query, document) encoding, the filler token, and their default tokenizer."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ from axiomtests.text import query_terms, term_count
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
+
+
+def base_tokenizer() -> PreTrainedTokenizerBase:
+    """The base all-MiniLM-L6-v2 tokenizer (bert-base-uncased vocabulary, the paper's): the datasets' default."""
+    from transformers import AutoTokenizer
+
+    from axiomtests.sources import base_model_dir
+
+    return AutoTokenizer.from_pretrained(str(base_model_dir()))
 
 
 @lru_cache(maxsize=1 << 16)

@@ -23,20 +23,14 @@ def corpus(axiom_session):
 
 
 @pytest.fixture(scope="session")
-def tokenizer_dir(hooked_model, tmp_path_factory) -> Path:
-    """A folder holding the checkpoint's tokenizer (datasets are built and aligned with it)."""
-    folder = tmp_path_factory.mktemp("tokenizer") / "tokenizer"
-    hooked_model.tokenizer.save_pretrained(folder)
-    return folder
+def datasets(axiom_session, hooked_model, axiom_report) -> dict:
+    """Every diagnostic dataset, built for the checkpoint's tokenizer at the sizes of ``--axiom-pairs`` (cached),
+    checked against its manifest."""
+    from axiomtests.dataset_cache import ensure_datasets
+    from axiomtests.dataset_files import load_datasets, load_manifest
+    from axiomtests.diagnostics import BuildConfig
 
-
-@pytest.fixture(scope="session")
-def datasets(axiom_session, hooked_model, tokenizer_dir, axiom_report) -> dict:
-    """Every diagnostic dataset, built for this tokenizer at the sizes of ``--axiom-pairs`` (cached), checked
-    against its manifest."""
-    from axiomtests.diagnostics import BuildConfig, ensure_datasets, load_datasets, load_manifest
-
-    folder = ensure_datasets(seed=axiom_session.seed, source=axiom_session.corpus, tokenizer_dir=tokenizer_dir,
+    folder = ensure_datasets(seed=axiom_session.seed, source=axiom_session.corpus, tokenizer=hooked_model.tokenizer,
                              config=BuildConfig.for_pairs(axiom_session.pairs))
     manifest = load_manifest(folder)
     axiom_report.datasets = {"generator": manifest["generator"], "seed": manifest["seed"],
@@ -58,7 +52,7 @@ def _refuse_incomparable_baseline(axiom_session, report) -> None:
 @pytest.fixture(scope="session")
 def idf_table(corpus, hooked_model, axiom_report):
     """Wordpiece IDF of the base corpus for this tokenizer (wordfreq estimates where the corpus lacks a word)."""
-    from axiomtests.diagnostics import corpus_fingerprint
+    from axiomtests.dataset_files import corpus_fingerprint
     from circuits.idf_tables import wordpiece_idf_table
 
     table = wordpiece_idf_table(corpus.docs, hooked_model.tokenizer,

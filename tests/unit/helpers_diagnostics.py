@@ -64,9 +64,9 @@ def base_of(doc_id: str) -> BasePair:
 @lru_cache(maxsize=1)
 def tokenizer():
     """The base all-MiniLM-L6-v2 tokenizer (bert-base-uncased vocabulary), loaded once."""
-    from axiomtests.diagnostics import load_tokenizer
+    from axiomtests.tokens import base_tokenizer
 
-    return load_tokenizer()
+    return base_tokenizer()
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""Building, hashing and loading the diagnostic datasets (axiomtests.diagnostics)."""
+"""Building, hashing, caching and loading the diagnostic datasets (diagnostics, dataset_files, dataset_cache)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from axiomtests import dataset_cache as C
+from axiomtests import dataset_files as F
 from axiomtests import diagnostics as D
 from axiomtests import perturb as P
 from axiomtests.corpus import write_beir
+from axiomtests.sources import sha256_file
 from circuits.errors import DatasetError
 from helpers_diagnostics import tiny_corpus, tokenizer
 
@@ -34,7 +38,7 @@ def built(tmp_path_factory, beir_folder) -> tuple[Path, dict]:
 
 def test_build_from_a_beir_folder_writes_every_axiom_with_its_manifest(built, beir_folder):
     out, manifest = built
-    assert json.loads((out / D.MANIFEST).read_text()) == manifest
+    assert json.loads((out / F.MANIFEST).read_text()) == manifest
     assert manifest["counts"]["TFC1"] == {"0->1": 2, "k->k+1": 2}
     assert manifest["counts"]["STMC1"] == {"tf=0": 2, "tf>=1": 2}
     assert manifest["counts"]["TFC2"] == {f"{v}:{k}->{k + 1}": 1 for v in P.TFC2_VARIANTS for k in range(3)}
@@ -47,22 +51,22 @@ def test_build_from_a_beir_folder_writes_every_axiom_with_its_manifest(built, be
     assert manifest["seed"] == 3 and manifest["generator"]["version"] == P.GENERATOR_VERSION
     assert manifest["filler"]["text"] == " a"
     assert manifest["reference_embedding"]["tensor"] == "embeddings.word_embeddings.weight"
-    for axiom, name in D.FILES.items():
+    for axiom, name in F.FILES.items():
         entry = manifest["files"][name]
-        assert D.sha256_file(out / name) == entry["sha256"]
+        assert sha256_file(out / name) == entry["sha256"]
         assert entry["records"] == sum(manifest["counts"][axiom].values())
 
 
 def test_two_builds_are_byte_identical(built, beir_folder, tmp_path):
     out, _ = built
     D.build_datasets(tmp_path, source=str(beir_folder), seed=3, config=SMALL)
-    for name in [D.MANIFEST, *D.FILES.values()]:
+    for name in [F.MANIFEST, *F.FILES.values()]:
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_loaded_pairs_are_validated_and_typed(built):
     out, _ = built
-    datasets = D.load_datasets(out, tokenizer=tokenizer())
+    datasets = F.load_datasets(out, tokenizer=tokenizer())
     tfc1, stmc1 = datasets["TFC1"], datasets["STMC1"]
     assert [(p.query_id, p.doc_id) for p in tfc1] == [(p.query_id, p.doc_id) for p in stmc1]
     assert all(isinstance(p.filler, P.Filler) for pairs in datasets.values() for p in pairs)
@@ -79,42 +83,42 @@ def _copy(src: Path, dst: Path) -> Path:
 
 def test_corrupt_file_is_refused(built, tmp_path):
     folder = _copy(built[0], tmp_path / "c")
-    path = folder / D.FILES["TFC1"]
+    path = folder / F.FILES["TFC1"]
     path.write_text(path.read_text().replace(" the ", " teh ", 1))
     with pytest.raises(DatasetError, match="does not match its manifest sha256"):
-        D.load_pairs(folder, "TFC1")
-    D.load_pairs(folder, "LNC1")  # the other files are still fine
+        F.load_pairs(folder, "TFC1")
+    F.load_pairs(folder, "LNC1")  # the other files are still fine
 
 
 def test_stale_generator_version_is_refused(built, tmp_path):
     folder = _copy(built[0], tmp_path / "s")
-    manifest = json.loads((folder / D.MANIFEST).read_text())
+    manifest = json.loads((folder / F.MANIFEST).read_text())
     manifest["generator"]["version"] = "0"
-    (folder / D.MANIFEST).write_text(json.dumps(manifest))
+    (folder / F.MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(DatasetError, match="stale"):
-        D.load_pairs(folder, "TFC2")
+        F.load_pairs(folder, "TFC2")
 
 
 def test_record_count_and_other_tokenizer_are_refused(built, tmp_path):
     from transformers import BertTokenizerFast
 
     folder = _copy(built[0], tmp_path / "r")
-    manifest = json.loads((folder / D.MANIFEST).read_text())
-    manifest["files"][D.FILES["LNC1"]]["records"] += 1
-    (folder / D.MANIFEST).write_text(json.dumps(manifest))
+    manifest = json.loads((folder / F.MANIFEST).read_text())
+    manifest["files"][F.FILES["LNC1"]]["records"] += 1
+    (folder / F.MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(DatasetError, match="records"):
-        D.load_pairs(folder, "LNC1")
+        F.load_pairs(folder, "LNC1")
     (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "trauma"]))
     other = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
     with pytest.raises(DatasetError, match="another tokenizer"):
-        D.load_pairs(folder, "TFC1", tokenizer=other)
+        F.load_pairs(folder, "TFC1", tokenizer=other)
 
 
 def test_missing_folder_and_unknown_axiom(tmp_path, built):
     with pytest.raises(DatasetError, match="build the datasets first"):
-        D.load_manifest(tmp_path)
+        F.load_manifest(tmp_path)
     with pytest.raises(DatasetError, match="unknown axiom"):
-        D.load_pairs(built[0], "TFC3")
+        F.load_pairs(built[0], "TFC3")
 
 
 @pytest.mark.parametrize("kwargs", [{"levels": 0}, {"tfc2_queries": -1}, {"min_words": 50, "max_words": 40}])
@@ -138,25 +142,39 @@ def test_default_build_on_the_real_corpus_matches_the_committed_manifest(tmp_pat
 
 
 def test_ensure_datasets_builds_once_then_reuses(monkeypatch, tmp_path, beir_folder):
-    monkeypatch.setattr(D, "cache_dir", lambda: tmp_path)
-    folder = D.ensure_datasets(source=str(beir_folder), seed=3, config=SMALL)
-    assert folder.parent == tmp_path / "datasets" and D.load_manifest(folder)["seed"] == 3
-    stamp = (folder / D.MANIFEST).stat().st_mtime_ns
-    assert D.ensure_datasets(source=str(beir_folder), seed=3, config=SMALL) == folder
-    assert (folder / D.MANIFEST).stat().st_mtime_ns == stamp
-    assert D.ensure_datasets(source=str(beir_folder), seed=4, config=SMALL) != folder
+    monkeypatch.setattr(C, "cache_dir", lambda: tmp_path)
+    folder = C.ensure_datasets(source=str(beir_folder), seed=3, config=SMALL)
+    assert folder.parent == tmp_path / "datasets" and F.load_manifest(folder)["seed"] == 3
+    stamp = (folder / F.MANIFEST).stat().st_mtime_ns
+    assert C.ensure_datasets(source=str(beir_folder), seed=3, config=SMALL) == folder
+    assert (folder / F.MANIFEST).stat().st_mtime_ns == stamp
+    assert C.ensure_datasets(source=str(beir_folder), seed=4, config=SMALL) != folder
     other_sizes = D.BuildConfig(tfc1_pairs_per_stratum=3, tfc2_queries=2, lnc1_queries=2, levels=3)
-    assert D.default_dataset_dir(source=str(beir_folder), seed=3, config=other_sizes) != folder
+    assert C.default_dataset_dir(source=str(beir_folder), seed=3, config=other_sizes) != folder
 
 
 def test_cache_key_follows_tokenizer_content_not_its_path(tmp_path):
-    first, second, changed = (tmp_path / n for n in ("a", "b", "c"))
-    for folder, vocab in ((first, "x\ny"), (second, "x\ny"), (changed, "x\nz")):
-        folder.mkdir()
-        (folder / "vocab.txt").write_text(vocab)
-    assert D.default_dataset_dir(tokenizer_dir=first) == D.default_dataset_dir(tokenizer_dir=second)
-    assert D.default_dataset_dir(tokenizer_dir=first) != D.default_dataset_dir(tokenizer_dir=changed)
-    assert D.default_dataset_dir(config=D.BuildConfig()) == D.default_dataset_dir()
+    from transformers import AutoTokenizer
+
+    from circuits.tiny import save_tiny_tokenizer
+
+    for name in ("a", "b"):
+        save_tiny_tokenizer(tmp_path / name)
+    first, second, changed = (AutoTokenizer.from_pretrained(tmp_path / name) for name in ("a", "b", "a"))
+    changed.add_tokens(["zebra"])
+    assert C.default_dataset_dir(tokenizer=first) == C.default_dataset_dir(tokenizer=second)
+    assert C.default_dataset_dir(tokenizer=first) != C.default_dataset_dir(tokenizer=changed)
+    assert C.default_dataset_dir(tokenizer=first) != C.default_dataset_dir()
+    assert C.default_dataset_dir(config=D.BuildConfig()) == C.default_dataset_dir()
+
+
+def test_a_given_tokenizer_is_recorded_and_a_slow_one_refused(beir_folder, tmp_path):
+    manifest = D.build_datasets(tmp_path / "given", source=str(beir_folder), seed=3, tokenizer=tokenizer(),
+                                config=SMALL)
+    assert manifest["tokenizer"] == {"dir_name": F.SAVED_AS, **F.tokenizer_fingerprint(tokenizer())}
+    slow = SimpleNamespace(is_fast=False, name_or_path="a Python tokenizer")  # transformers 5 has few slow ones
+    with pytest.raises(DatasetError, match="not a fast"):
+        D.build_datasets(tmp_path / "slow", source=str(beir_folder), tokenizer=slow)
 
 
 def test_sizes_scale_with_pairs():
@@ -177,5 +195,5 @@ def test_build_does_not_depend_on_the_hash_seed(built, beir_folder, tmp_path):
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     subprocess.run([sys.executable, "-c", code, str(tmp_path), str(beir_folder)], check=True, env=env,
                    cwd=Path(__file__).resolve().parents[2], capture_output=True)
-    for name in [D.MANIFEST, *D.FILES.values()]:
+    for name in [F.MANIFEST, *F.FILES.values()]:
         assert (tmp_path / name).read_bytes() == (built[0] / name).read_bytes(), name
