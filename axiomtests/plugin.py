@@ -5,8 +5,10 @@ Light at start-up: torch and transformers are imported only when a fixture needs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,6 +126,16 @@ class AxiomSession:
 
             self._report = new_report(self, self.model())
         return self._report
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._model is not None
+
+    def write_report(self) -> Path | None:
+        """Write the report (JSON and Markdown) into ``--axiom-report-dir`` if a test started one; its JSON path."""
+        if self._report is None or not self.report_dir:
+            return None
+        return self._report.write(self.report_dir)
 
     def check_comparable(self, fields: dict[str, Any]) -> None:
         """Refuse (usage error) a baseline that differs from this run in any of ``fields`` it records."""
@@ -243,8 +255,16 @@ def hooked_model(axiom_session: AxiomSession):
 
 @pytest.fixture(scope="session")
 def axiom_report(axiom_session: AxiomSession):
-    """The run's Report: tests add ClaimResults and sections; written at session end with --axiom-report-dir."""
+    """The run's Report: ``check_claim`` adds ClaimResults, ``report_section`` sections; written at session end
+    with --axiom-report-dir."""
     return axiom_session.report()
+
+
+@pytest.fixture(scope="session")
+def report_section(axiom_report) -> Callable[[str, Any], None]:
+    """``report_section(title, value)``: a table or value in the report beside the claims (a dict, a list of row
+    dicts or a scalar); several tests may fill one dict section, key by key (:meth:`circuits.report.Report.section`)."""
+    return axiom_report.section
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -290,7 +310,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     marker = item.get_closest_marker("claim")
     axiom = getattr(item.config, "_axiom_session", None)
-    if marker is None or axiom is None or not report.failed or call.excinfo is None or axiom._model is None:
+    if marker is None or axiom is None or not report.failed or call.excinfo is None or not axiom.model_loaded:
         return report
     from axiomtests.claims import CLAIMS, NotComputable
 
@@ -307,9 +327,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     axiom = getattr(session.config, "_axiom_session", None)
-    if axiom is None or axiom._report is None or not axiom.report_dir:
+    path = axiom.write_report() if axiom is not None else None
+    if path is None:
         return
-    path = axiom._report.write(axiom.report_dir)
     session.config.get_terminal_writer().line(f"axiomtests report: {path} and {path.with_suffix('.md')}")
 
 

@@ -56,6 +56,28 @@ class Report:
     def add(self, result: ClaimResult) -> None:
         self.claims = [c for c in self.claims if c.id != result.id] + [result]
 
+    def section(self, title: str, value: Any) -> None:
+        """Add the section ``title``. A dict adds its keys to a dict section of that title (several tests may fill
+        one); a key, or a whole section, already there with another value raises ``ValueError``: one writer would
+        silently overwrite the other."""
+        if not isinstance(title, str) or not title:
+            raise ValueError(f"a section title must be a non-empty string, got {title!r}")
+        old = self.sections.get(title)
+        if isinstance(old, dict) and isinstance(value, dict):
+            clash = sorted(k for k in value.keys() & old.keys() if old[k] != value[k])
+            if clash:
+                raise ValueError(f"section {title!r} already holds other values for {clash}")
+            self.sections[title] = {**old, **value}
+        elif old is not None and old != value:
+            raise ValueError(f"section {title!r} is already written with another value")
+        else:
+            self.sections[title] = dict(value) if isinstance(value, dict) else value
+
+    def figure(self, name: str) -> None:
+        """List the figure ``name`` (a PNG written beside ``report.json``), once."""
+        if name not in self.figures:
+            self.figures.append(name)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["claims"] = sorted(data["claims"], key=lambda c: c["id"])

@@ -50,14 +50,14 @@ def _refuse_incomparable_baseline(axiom_session, report) -> None:
 
 
 @pytest.fixture(scope="session")
-def idf_table(corpus, hooked_model, axiom_report):
+def idf_table(corpus, hooked_model, report_section):
     """Wordpiece IDF of the base corpus for this tokenizer (wordfreq estimates where the corpus lacks a word)."""
     from axiomtests.dataset_files import corpus_fingerprint
     from circuits.idf_tables import wordpiece_idf_table
 
     table = wordpiece_idf_table(corpus.docs, hooked_model.tokenizer,
                                 corpus=f"{corpus.name}@{corpus_fingerprint(corpus)[:12]}")
-    axiom_report.sections["idf source"] = table.describe()
+    report_section("idf source", table.describe())
     return table
 
 
@@ -192,7 +192,7 @@ def figure_path(axiom_session, report, name: str) -> Path | None:
         return None
     folder = Path(axiom_session.report_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    report.figures.append(f"{name}.png")
+    report.figure(f"{name}.png")
     return folder / f"{name}.png"
 
 
@@ -273,7 +273,7 @@ def groups(hooked_model, sources, axiom_session) -> dict[int, list]:
 
 
 @pytest.fixture(scope="session")
-def evaluated(hooked_model, groups, sources, matching_heads, spectrum, axiom_session, axiom_report):
+def evaluated(hooked_model, groups, sources, matching_heads, spectrum, axiom_session, report_section):
     """Per query-length group: (row, out-of-fold predictions) of SemanticBM on the matching heads and −U0, and of
     its control circuits (head sets drawn like the matching heads, random directions ⟂ v0)."""
     heads = matching_heads[2]
@@ -287,9 +287,9 @@ def evaluated(hooked_model, groups, sources, matching_heads, spectrum, axiom_ses
 
     out = {length: evaluate_group(hooked_model, pairs, Circuit(heads, -spectrum.u0), controls, source_of,
                                   axiom_session.seed) for length, pairs in groups.items()}
-    axiom_report.sections["SemanticBM by query length"] = [
+    report_section("SemanticBM by query length", [
         {"query_tokens": k, **{key: v for key, v in row.items() if key != "bm25_k1_b_per_fold"}}
-        for k, (row, _) in out.items()]
+        for k, (row, _) in out.items()])
     if len(sources) > 1:
-        axiom_report.sections["SemanticBM by dataset"] = by_dataset(out, label_of)
+        report_section("SemanticBM by dataset", by_dataset(out, label_of))
     return out

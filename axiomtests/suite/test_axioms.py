@@ -55,7 +55,7 @@ def share_beyond_indifference(ok: np.ndarray, groups, seed: int) -> tuple:
 
 
 @pytest.mark.claim("axiom.tfc1")
-def test_tfc1(hooked_model, datasets, tfc1_gains, base_pairs, axiom_session, axiom_report, check_claim):
+def test_tfc1(hooked_model, datasets, tfc1_gains, base_pairs, axiom_session, report_section, check_claim):
     from axiomtests.strategies import tfc1_pairs
 
     result = compliance_result("axiom.tfc1", hooked_model, datasets["TFC1"], axiom_session.seed, tfc1_gains)
@@ -63,10 +63,10 @@ def test_tfc1(hooked_model, datasets, tfc1_gains, base_pairs, axiom_session, axi
         hooked_model, tfc1_pairs(base=base_pairs, tokenizer=hooked_model.tokenizer), axiom_session.seed)
     controls = [p for p in datasets["FILLER"] if p.id.startswith("FILLER/TFC1/")]
     filler = gains(hooked_model, controls[: axiom_session.pairs])
-    axiom_report.sections["filler control"] = {
+    report_section("filler control", {
         "filler": controls[0].filler.text if controls else None, "pairs": len(filler),
         "mean_delta": float(filler.mean()) if len(filler) else None,
-        "mean_abs_delta": float(np.abs(filler).mean()) if len(filler) else None}
+        "mean_abs_delta": float(np.abs(filler).mean()) if len(filler) else None})
     check_claim(result)
 
 
@@ -110,15 +110,15 @@ def word_curves(model, pairs, words: list[str], seed: int) -> np.ndarray:
 
 
 @pytest.mark.claim("axiom.tfc2")
-def test_tfc2(hooked_model, datasets, control_words, axiom_report, axiom_session, plot_curve, check_claim):
+def test_tfc2(hooked_model, datasets, control_words, report_section, axiom_session, plot_curve, check_claim):
     chains = {variant: [p for p in datasets["TFC2"] if p.variant == variant] for variant in ("appended", "pronoun")}
     curves = {variant: level_curves(hooked_model, pairs)[1] for variant, pairs in chains.items()}
     curves["random word appended"] = word_curves(hooked_model, chains["appended"], control_words, axiom_session.seed)
     term, word = (np.diff(curves[k], axis=1) for k in ("appended", "random word appended"))
     steps = term - word  # [queries, k]: what the query term adds beyond any appended token
     value, first, linear = saturation_against_a_line(steps, axiom_session.seed)
-    axiom_report.sections["TFC2 mean score by occurrences"] = [
-        {"variant": v, **{f"k={k}": float(m[:, k].mean()) for k in range(m.shape[1])}} for v, m in curves.items()]
+    report_section("TFC2 mean score by occurrences", [
+        {"variant": v, **{f"k={k}": float(m[:, k].mean()) for k in range(m.shape[1])}} for v, m in curves.items()])
     plot_curve("tfc2_saturation", range(curves["appended"].shape[1]), curves,
                title="TFC2: score by occurrences of a query term", xlabel="occurrences k", ylabel="score")
     check_claim(CLAIMS["axiom.tfc2"].result(
@@ -129,12 +129,12 @@ def test_tfc2(hooked_model, datasets, control_words, axiom_report, axiom_session
 
 
 @pytest.mark.claim("axiom.lnc1")
-def test_lnc1(hooked_model, datasets, axiom_report, axiom_session, plot_curve, check_claim):
+def test_lnc1(hooked_model, datasets, report_section, axiom_session, plot_curve, check_claim):
     pairs = datasets["LNC1"]
     qids, matrix = level_curves(hooked_model, pairs)
     lower = lower_at_end(matrix)
-    axiom_report.sections["LNC1 mean score by appended sentences"] = {
-        f"i={i}": float(matrix[:, i].mean()) for i in range(matrix.shape[1])}
+    report_section("LNC1 mean score by appended sentences", {
+        f"i={i}": float(matrix[:, i].mean()) for i in range(matrix.shape[1])})
     plot_curve("lnc1_length", range(matrix.shape[1]), {"LNC1": matrix},
                title="LNC1: score by appended irrelevant sentences", xlabel="sentences appended",
                ylabel="score")

@@ -36,7 +36,7 @@ def held_out_rankings(corpus, n_queries: int, seed: int):
 
 @pytest.mark.claim("edit.adversarial")
 def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, corpus, vocab_idf, spectrum,
-                                                        axiom_session, axiom_report, check_claim):
+                                                        axiom_session, report_section, check_claim):
     from circuits.idf import signed_random_directions
 
     spectrum, mask = spectrum
@@ -77,10 +77,10 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
                                           vocab_idf[0], mask)
     controls = np.array([demoted(hooked_model, spectrum, ids, EDIT_STEPS, sub_q, *attacked, d)
                          for d in directions]).T  # [attacks, directions]
-    axiom_report.sections["adversarial editing"] = {
+    report_section("adversarial editing", {
         "unsafe_single_wordpiece_words": len(words), "pairs": len(pairs), "attacks": int(len(attacks)),
         "edit_steps": EDIT_STEPS, "ndcg10_before": before, "ndcg10_after": after,
-        "ndcg_retention": after / before if before else None, "held_out_queries": len({r[0] for r in rankings})}
+        "ndcg_retention": after / before if before else None, "held_out_queries": len({r[0] for r in rankings})})
     share, control = demotion_beyond_random(own, controls, [pairs[a].query_id for a in attacks], axiom_session.seed)
     check_claim(claim.result(
         share, control=control, attacks=int(len(attacks)), ndcg_retention=after / before if before else None,

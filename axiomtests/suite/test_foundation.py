@@ -42,7 +42,7 @@ def logits(hooked_model, corpus, axiom_session) -> dict:
 
 
 @pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
-def test_scores_equal_plain_hugging_face(logits, axiom_report, attn_implementation):
+def test_scores_equal_plain_hugging_face(logits, axiom_report, report_section, attn_implementation):
     """Faithfulness gate: |hooked logit − HF logit| over sampled corpus pairs.
 
     Against HF eager (the arithmetic the hooks wrap): at most 1e-5. Against HF's default SDPA kernel, whose
@@ -55,9 +55,9 @@ def test_scores_equal_plain_hugging_face(logits, axiom_report, attn_implementati
     if attn_implementation == "sdpa":
         allowed += kernel_gap
     worst, excess = diff.max().item(), (diff - allowed).max().item()
-    section = axiom_report.sections.setdefault("faithfulness", {"pairs": logits["pairs"], "tolerance": TOLERANCE,
-                                                                "truncated_documents": logits["truncated"]})
-    section[f"max_abs_logit_diff_{attn_implementation}"] = worst
+    report_section("faithfulness", {"pairs": logits["pairs"], "tolerance": TOLERANCE,
+                                    "truncated_documents": logits["truncated"],
+                                    f"max_abs_logit_diff_{attn_implementation}": worst})
     threshold = f"<= {TOLERANCE}" + (" + |HF eager − HF sdpa|" if attn_implementation == "sdpa" else "")
     axiom_report.add(ClaimResult(
         id=f"foundation.faithful_{attn_implementation}", status="pass" if excess <= 0 else "fail", value=worst,
@@ -69,16 +69,16 @@ def test_scores_equal_plain_hugging_face(logits, axiom_report, attn_implementati
                          f"beyond {threshold}")
 
 
-def test_default_checkpoint_model_card(axiom_session, hooked_model, axiom_report):
+def test_default_checkpoint_model_card(axiom_session, hooked_model, report_section):
     """The embedded default's model card (measured when it was built) goes into the report beside the claims."""
     if axiom_session.checkpoint:
         pytest.skip("--checkpoint names another model: the default checkpoint's card does not apply")
     from axiomtests.model_card import model_card
 
     card = model_card(axiom_session.resolved_checkpoint())
-    axiom_report.sections["default checkpoint (model card, measured at build)"] = {
-        key: value for key, value in card.items() if not isinstance(value, (dict, list))}
+    report_section("default checkpoint (model card, measured at build)", {
+        key: value for key, value in card.items() if not isinstance(value, (dict, list))})
     for name, value in card.items():
         if isinstance(value, dict) and all(not isinstance(v, (dict, list)) for v in value.values()):
-            axiom_report.sections[f"default checkpoint: {name}"] = value
+            report_section(f"default checkpoint: {name}", value)
     assert card, "the default checkpoint has an empty model card"

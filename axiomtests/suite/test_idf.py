@@ -41,7 +41,7 @@ def edit_examples(datasets, tokenizer, limit: int) -> list[tuple[str, int, int]]
 
 @pytest.mark.claim("idf.u0_edit")
 def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, vocab_idf, spectrum, axiom_session,
-                                              axiom_report, plot_curve, check_claim):
+                                              report_section, plot_curve, check_claim):
     from circuits.idf import signed_random_directions
 
     claim = CLAIMS["idf.u0_edit"]
@@ -57,7 +57,7 @@ def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, vocab_idf
     rows = [{"steps": steps, "doc1 (repeats tok1)": float(doc1_scores[:, k].mean()),
              "doc2 (repeats tok2)": float(doc2_scores[:, k].mean()), "gap": float(gaps[:, k].mean())}
             for k, steps in enumerate(EDIT_STEPS)]
-    axiom_report.sections["U0 editing (IDF steps in std of U0)"] = rows
+    report_section("U0 editing (IDF steps in std of U0)", rows)
     plot_curve("u0_editing", EDIT_STEPS, {"doc1 (repeats the edited token 1)": doc1_scores,
                                           "doc2 (repeats token 2)": doc2_scores,
                                           "gap doc1 − doc2 (the claim)": gaps},

@@ -57,7 +57,7 @@ def saturation_against_uniform(matrix: np.ndarray, null: np.ndarray, seed: int) 
 
 
 @pytest.mark.claim("mh.saturation")
-def test_matching_attention_saturates(hooked_model, datasets, matching_heads, axiom_report, axiom_session,
+def test_matching_attention_saturates(hooked_model, datasets, matching_heads, report_section, axiom_session,
                                       plot_curve, check_claim):
     claim = CLAIMS["mh.saturation"]
     heads = matching_heads[2]
@@ -69,8 +69,8 @@ def test_matching_attention_saturates(hooked_model, datasets, matching_heads, ax
     value, first, uniform = saturation_against_uniform(matrix, null, axiom_session.seed)
     controls = matched_head_sets(heads, hooked_model.cfg.n_heads, claim.extra["control_sets"], axiom_session.seed)
     preference = term_preference(per_head, every, heads, controls, axiom_session.seed)
-    axiom_report.sections["matching heads: attention to the repeated term (TFC2)"] = {
-        f"k={k}": float(matrix[:, k].mean()) for k in range(matrix.shape[1])}
+    report_section("matching heads: attention to the repeated term (TFC2)", {
+        f"k={k}": float(matrix[:, k].mean()) for k in range(matrix.shape[1])})
     plot_curve("mh_saturation", range(matrix.shape[1]), {"matching heads": matrix},
                title="Matching heads: query→term attention by occurrences (TFC2)", xlabel="occurrences k",
                ylabel="attention to the term")
@@ -108,7 +108,7 @@ def head_set_percentile(own: np.ndarray, controls: np.ndarray, qids, heads, cont
 
 
 @pytest.mark.claim("mh.length")
-def test_matching_heads_carry_the_length_signal(hooked_model, datasets, matching_heads, axiom_report, axiom_session,
+def test_matching_heads_carry_the_length_signal(hooked_model, datasets, matching_heads, report_section, axiom_session,
                                                 plot_curve, check_claim):
     from circuits.ablation import patch_query_outputs
 
@@ -126,8 +126,8 @@ def test_matching_heads_carry_the_length_signal(hooked_model, datasets, matching
     drop = s_short[:, None] - patched  # [queries, 1 + sets]: the score lost to the longer document's outputs
     value, details = head_set_percentile(drop[:, 0], drop[:, 1:], qids, heads, controls, axiom_session.seed)
     matrix = attention_by_level(hooked_model, datasets["LNC1"], heads, "doc")
-    axiom_report.sections["matching heads: query→document attention (LNC1)"] = {
-        f"i={i}": float(m) for i, m in enumerate(matrix.mean(0))}
+    report_section("matching heads: query→document attention (LNC1)", {
+        f"i={i}": float(m) for i, m in enumerate(matrix.mean(0))})
     plot_curve("mh_length", range(matrix.shape[1]), {"matching heads": matrix},
                title="Matching heads: query→document attention by length (LNC1)", xlabel="sentences appended",
                ylabel="attention to the document")

@@ -141,11 +141,11 @@ def contextualisation_heads(model, aligned_pairs, scoring_heads, matching_heads,
 @pytest.mark.claim("qch.idf")
 def test_contextualisation_heads_attend_to_high_idf_tokens(hooked_model, patching_sets, scoring_heads,
                                                            matching_heads, vocab_idf, axiom_session,
-                                                           axiom_report, check_claim):
+                                                           report_section, check_claim):
     pairs, aligned_pairs = patching_sets["TFC1"]
     qch, result = contextualisation_heads(hooked_model, aligned_pairs, scoring_heads, matching_heads[2],
                                           axiom_session.seed)
     value, per_head, _ = idf_attention(hooked_model, pairs, qch, vocab_idf[0], "query", axiom_session.seed, np.mean)
-    axiom_report.sections["path patching into the scoring heads' values (TFC1)"] = {
-        "receivers": result.settings["receivers"], "top": [{"head": label, "effect": e} for label, e in result.top(8)]}
+    report_section("path patching into the scoring heads' values (TFC1)", {
+        "receivers": result.settings["receivers"], "top": [{"head": label, "effect": e} for label, e in result.top(8)]})
     check_claim(CLAIMS["qch.idf"].result(value, contextualisation_heads=head_labels(qch), per_head=per_head))

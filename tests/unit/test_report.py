@@ -13,7 +13,7 @@ from circuits.report import SCHEMA_VERSION, ClaimResult, Report, load_report
 
 def make_report() -> Report:
     report = Report(checkpoint={"name": "m", "layers": 2}, environment={"seed": 0})
-    report.sections["faithfulness"] = {"max_abs_logit_diff": 1.234567891e-7, "pairs": 4}
+    report.section("faithfulness", {"max_abs_logit_diff": 1.234567891e-7, "pairs": 4})
     report.add(ClaimResult(id="b.claim", status="fail", value=0.123456789, threshold=">= 0.5", ci=(0.1, 0.2),
                            paper_value=0.99))
     report.add(ClaimResult(id="a.claim", status="pass", value=float("nan")))
@@ -36,6 +36,24 @@ def test_adding_a_claim_twice_keeps_the_last():
     assert [c.status for c in report.claims if c.id == "a.claim"] == ["skip"]
 
 
+def test_sections_are_filled_key_by_key_and_never_overwritten():
+    """Two tests may fill one dict section (faithfulness: eager and sdpa); a clash is refused, not lost."""
+    report = make_report()
+    shared = {"pairs": 4}
+    report.section("faithfulness", {**shared, "sdpa": 2e-7})
+    report.section("rows", [{"k": 1}])
+    report.section("rows", [{"k": 1}])  # the same value again is harmless
+    assert report.sections["faithfulness"] == {"max_abs_logit_diff": 1.234567891e-7, "pairs": 4, "sdpa": 2e-7}
+    assert shared == {"pairs": 4}  # the caller's dict is not the report's
+    with pytest.raises(ValueError, match=r"other values for \['pairs'\]"):
+        report.section("faithfulness", {"pairs": 5})
+    with pytest.raises(ValueError, match="already written"):
+        report.section("rows", [{"k": 2}])
+    with pytest.raises(ValueError, match="non-empty string"):
+        report.section("", 1)
+    assert report.sections["faithfulness"]["pairs"] == 4 and report.sections["rows"] == [{"k": 1}]
+
+
 def test_bad_status_is_refused():
     with pytest.raises(ValueError, match="status 'ok'"):
         ClaimResult(id="x", status="ok")
@@ -52,7 +70,9 @@ def test_markdown_has_tables(tmp_path):
 
 def test_figures_are_listed_once_and_linked(tmp_path):
     report = make_report()
-    report.figures += ["tfc2.png", "lnc1.png", "tfc2.png"]
+    for name in ("tfc2.png", "lnc1.png", "tfc2.png"):
+        report.figure(name)
+    assert report.figures == ["tfc2.png", "lnc1.png"]
     path = report.write(tmp_path)
     assert json.loads(path.read_text())["figures"] == ["lnc1.png", "tfc2.png"]
     markdown = (tmp_path / "report.md").read_text()
