@@ -1,8 +1,11 @@
-"""HookedCrossEncoder: a Hugging Face BERT-family cross-encoder with named hook points.
+"""HookedCrossEncoder: a Hugging Face cross-encoder with named hook points.
 
-The model is the Hugging Face model itself. Hook points are torch forward hooks on its modules plus a
-registered attention function (identical arithmetic to HF's eager attention) that exposes the attention
-pattern and per-head context. With no hooks active the scores equal the plain HF model's.
+The model is the Hugging Face model itself. For the BERT family, hook points are torch forward hooks on its
+modules plus a registered attention function (identical arithmetic to HF's eager attention) that exposes the
+attention pattern and per-head context. For architectures whose attention is not HF's attention interface
+(DeBERTa-v2/v3, ModernBERT) the forward runs the HF embeddings and head around ``circuits.block``'s blocks,
+which fire every block hook point. Either way, with no hooks active the scores equal the plain HF model's
+(tested within 1e-5).
 """
 
 from __future__ import annotations
@@ -20,15 +23,20 @@ from torch import nn
 
 from circuits.architectures import Architecture, architecture_for, resolve
 from circuits.batch import PairBatch
-from circuits.block import Edit, attention_pattern, block, mix_values
+from circuits.block import Edit, attention_pattern, block, final_scores, mix_values
 from circuits.device import usable_device
 from circuits.errors import CheckpointError, InputError
-from circuits.hooks import ActivationCache, HookFn, HookRegistry, hook_names
+from circuits.hooks import ATTN_HOOKS, BLOCK_HOOKS, ActivationCache, HookFn, HookRegistry, act_name, hook_names
 from circuits.loading import HUB_ID, check_config, check_local_checkpoint, load_tokenizer
 
 log = logging.getLogger(__name__)
 
 ATTN_IMPLEMENTATION = "axiomtests_eager"
+# block hook points fired inside circuits.block: only the attention's own with the HF forward (module hooks fire
+# the others), every one without it
+_FIRED_BY_BLOCK = frozenset(("pattern", "z"))
+_EVERY_BLOCK_POINT = frozenset(h.removeprefix("attn.").removeprefix("hook_")
+                               for h in ATTN_HOOKS + BLOCK_HOOKS[1:])
 
 
 def _attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -97,9 +105,10 @@ class HookedCrossEncoder:
     truncated_documents: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        _register_attention()
         self.model.eval()
-        self.model.set_attn_implementation(ATTN_IMPLEMENTATION)
+        if self.arch.native_forward:
+            _register_attention()
+            self.model.set_attn_implementation(ATTN_IMPLEMENTATION)
         config = self.model.config
         n_layers = len(self.blocks)
         n_heads = config.num_attention_heads if hasattr(config, "num_attention_heads") else config.n_heads
@@ -238,7 +247,7 @@ class HookedCrossEncoder:
             return hook
 
         resolve(self.base, self.arch.embeddings).register_forward_hook(out_hook("hook_embed"))
-        for layer, block in enumerate(self.blocks):
+        for layer, block in enumerate(self.blocks if self.arch.native_forward else ()):
             p = f"blocks.{layer}."
             block.register_forward_pre_hook(pre_hook(p + "hook_resid_pre"), with_kwargs=True)
             for part in ("q", "k", "v"):
@@ -294,9 +303,15 @@ class HookedCrossEncoder:
         return self._score_fn(logits)
 
     def logits(self, batch: PairBatch) -> torch.Tensor:
-        """Raw logits ``[batch, n_labels]`` from the Hugging Face forward (hooks fire if any are active)."""
+        """Raw logits ``[batch, n_labels]`` from the hooked forward (hooks fire if any are active)."""
         with torch.inference_mode():
-            return self.model(**batch.inputs()).logits
+            if self.arch.native_forward:
+                return self.model(**batch.inputs()).logits
+            mask = self.extended_mask(batch.attention_mask)
+            resid = self.embed(batch)
+            for layer in range(self.cfg.n_layers):
+                resid = self.block(layer, resid, mask)
+            return self.head_logits(resid, mask)
 
     def __call__(self, batch: PairBatch) -> torch.Tensor:
         """Relevance scores ``[batch]``."""
@@ -316,10 +331,15 @@ class HookedCrossEncoder:
         scores = torch.cat([self.scores_cls_last(batch.select(index).trimmed()).cpu() for index in chunks])
         return torch.empty_like(scores).index_put_((torch.cat(chunks).cpu(),), scores)
 
+    @property
+    def reads_cls_only(self) -> bool:
+        """Whether the classification head reads the last block's [CLS] row only (not a mean over positions)."""
+        return self.arch.cls_pooled(self.model.config)
+
     def scores_cls_last(self, batch: PairBatch) -> torch.Tensor:
-        """Scores through the hooked blocks, the last one computing its [CLS] row only (what the logit reads):
-        equal to ``self(batch)`` within float error, and cheaper. Active hooks fire, the last block's with one
-        row; a hook that needs that block's other rows needs ``self(batch)``."""
+        """Scores through the hooked blocks, the last one computing its [CLS] row only (what the logit reads;
+        every row under mean pooling): equal to ``self(batch)`` within float error, and cheaper. Active hooks
+        fire, the last block's with one row; a hook that needs that block's other rows needs ``self(batch)``."""
         with torch.inference_mode():
             return self.run_from(0, self.embed(batch), self.extended_mask(batch.attention_mask))
 
@@ -361,29 +381,33 @@ class HookedCrossEncoder:
         kwargs = {"input_ids": batch.input_ids}
         if batch.token_type_ids is not None:
             kwargs["token_type_ids"] = batch.token_type_ids
+        if self.arch.embed_mask:
+            kwargs["mask"] = batch.attention_mask
         return emb(**kwargs)
 
     def block(self, layer: int, resid: torch.Tensor, mask: torch.Tensor, cls: bool = False) -> torch.Tensor:
         """Block ``layer`` by :func:`circuits.block.block` (equal to the Hugging Face block: tested), firing the
         hook points as the Hugging Face forward does; ``cls=True`` computes the [CLS] row only, all that the
         last block must produce for the logit."""
-        prefix = f"blocks.{layer}."
-        resid = self.registry.fire(prefix + "hook_resid_pre", resid)
-        fire = Edit(frozenset(("pattern", "z")) if self.registry.active else frozenset(),
-                    lambda key, tensor: self.registry.fire(f"{prefix}attn.hook_{key}", tensor))
+        resid = self.registry.fire(act_name("resid_pre", layer), resid)
+        fired = _FIRED_BY_BLOCK if self.arch.native_forward else _EVERY_BLOCK_POINT
+        fire = Edit(fired if self.registry.active else frozenset(),
+                    lambda key, tensor: self.registry.fire(act_name(key, layer), tensor))
         return block(self, layer, resid, mask, cls, edit=fire)
 
-    def head_logits(self, last_hidden: torch.Tensor) -> torch.Tensor:
-        """Logits from the last block's output (only its [CLS] row is read)."""
-        return self.final_linear(self.arch.head_input(self.model, last_hidden))
+    def head_logits(self, last_hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits from the last block's output (its [CLS] row, or under mean pooling the mean over the positions
+        the additive ``mask`` leaves valid; all when None)."""
+        valid = None if mask is None else mask[:, 0, 0] == 0
+        return self.final_linear(self.arch.head_input(self.model, last_hidden, valid))
 
     def run_from(self, layer: int, resid: torch.Tensor, mask: torch.Tensor, cls_only_last: bool = True
                  ) -> torch.Tensor:
         """Scores from the residual stream entering block ``layer`` (blocks ``layer``… then the head)."""
-        last = self.cfg.n_layers - 1
+        last, cls_only_last = self.cfg.n_layers - 1, cls_only_last and self.reads_cls_only
         for current in range(layer, self.cfg.n_layers):
             resid = self.block(current, resid, mask, cls=cls_only_last and current == last)
-        return self.scores_from_logits(self.head_logits(resid))
+        return final_scores(self, resid, mask)
 
 
 def _score_function(score: str, n_labels: int) -> Callable[[torch.Tensor], torch.Tensor]:
