@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ARCHS = ("bert", "roberta", "electra", "distilbert")
+ARCHS = ("bert", "roberta", "electra", "distilbert", "deberta-v2", "modernbert")
 
 
 @pytest.fixture(scope="session")

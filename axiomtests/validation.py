@@ -122,8 +122,9 @@ def _tfc2_problems(pair: Pair, tokenizer: PreTrainedTokenizerBase, b: Encoding, 
     if not diff or diff != list(range(diff[0], diff[-1] + 1)):
         return [*problems, "the token diff is not one contiguous span"]
     start, stop = b.offsets[diff[0]][0], b.offsets[diff[-1]][1]
-    was = pair.baseline[start:stop].lower()
-    now = pair.perturbed[p.offsets[diff[0]][0]: p.offsets[diff[-1]][1]].lower()
+    # a SentencePiece or byte-level BPE token's offsets include the space before its word
+    was = pair.baseline[start:stop].strip().lower()
+    now = pair.perturbed[p.offsets[diff[0]][0]: p.offsets[diff[-1]][1]].strip().lower()
     expected = pair.details.get("pronoun") if pair.variant == "pronoun" else pair.filler.text.strip()
     if (was, now) != (expected, pair.term):
         problems.append(f"the token diff turns {was!r} into {now!r}, not {expected!r} into {pair.term!r}")

@@ -19,22 +19,37 @@ SHAPES: dict[str, dict[str, int]] = {
     "minilm-l12": dict(num_hidden_layers=12, num_attention_heads=12, hidden_size=384, intermediate_size=1536),
     "minilm-l2": dict(num_hidden_layers=2, num_attention_heads=12, hidden_size=384, intermediate_size=1536),
     "tiny": dict(num_hidden_layers=2, num_attention_heads=4, hidden_size=32, intermediate_size=64),  # smoke tests
+    # DeBERTa-v3-xsmall's shape (its relative attention: 256 log buckets, c2p and p2c, shared keys)
+    "deberta-v3-xsmall": dict(num_hidden_layers=12, num_attention_heads=6, hidden_size=384, intermediate_size=1536),
+    # a 6-layer ModernBERT at MiniLM's width (local windows of 128, a global layer every third, [CLS] pooling)
+    "modernbert-l6": dict(num_hidden_layers=6, num_attention_heads=12, hidden_size=384, intermediate_size=576),
+}
+#: shapes of other architectures than BERT, and their configs' own settings
+ARCHITECTURE = {
+    "deberta-v3-xsmall": ("deberta-v2", dict(
+        relative_attention=True, position_buckets=256, max_relative_positions=-1, pos_att_type=["p2c", "c2p"],
+        norm_rel_ebd="layer_norm", share_att_key=True, position_biased_input=False, type_vocab_size=0,
+        pooler_hidden_size=384, pooler_hidden_act="gelu")),
+    "modernbert-l6": ("modernbert", dict(local_attention=128, global_attn_every_n_layers=3, cls_token_id=101,
+                                         sep_token_id=102, bos_token_id=101, eos_token_id=102)),
 }
 VOCAB = 30522
 CLS, SEP, FILLER = 101, 102, 1037  # BERT uncased ids of [CLS], [SEP] and "a"
 
 
 def save_random_checkpoint(shape: str, folder: Path, seed: int = 0) -> Path:
-    """A randomly initialised BertForSequenceClassification (1 logit) of ``shape``, saved as safetensors."""
+    """A randomly initialised sequence classifier (1 logit) of ``shape`` (BERT unless :data:`ARCHITECTURE` says
+    otherwise), saved as safetensors."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification
+    from transformers import AutoConfig, AutoModelForSequenceClassification
 
     if (folder / "config.json").exists():
         return folder
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=VOCAB, num_labels=1, max_position_embeddings=512, type_vocab_size=2,
-                        architectures=["BertForSequenceClassification"], **SHAPES[shape])
-    BertForSequenceClassification(config).eval().save_pretrained(folder)
+    model_type, own = ARCHITECTURE.get(shape, ("bert", dict(type_vocab_size=2)))
+    config = AutoConfig.for_model(model_type, vocab_size=VOCAB, num_labels=1, max_position_embeddings=512,
+                                  pad_token_id=0, **own, **SHAPES[shape])
+    AutoModelForSequenceClassification.from_config(config).eval().save_pretrained(folder)
     save_placeholder_tokenizer(folder)
     return folder
 

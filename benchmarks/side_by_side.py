@@ -79,7 +79,8 @@ def ours(checkpoint: Path, pairs: dict[str, Any], args: argparse.Namespace) -> t
     from circuits.patching import AlignedPairs, patch_heads, path_patch
 
     model = HookedCrossEncoder.from_pretrained(checkpoint, device=args.device)
-    batch = lambda ids: PairBatch(ids, pairs["attention_mask"], pairs["token_type_ids"])  # noqa: E731
+    types = pairs["token_type_ids"] if model.arch.uses_token_type_ids else None
+    batch = lambda ids: PairBatch(ids, pairs["attention_mask"], types)  # noqa: E731
     aligned = AlignedPairs(batch(pairs["baseline"]), batch(pairs["perturbed"]), pairs["query_ids"]).to(args.device)
     hf = AutoModelForSequenceClassification.from_pretrained(checkpoint, attn_implementation="eager").eval()
     with torch.inference_mode():
@@ -104,7 +105,7 @@ def ours(checkpoint: Path, pairs: dict[str, Any], args: argparse.Namespace) -> t
         runs = {key: run for key, run in runs.items() if key[0] == "forward" or "/".join(key) in args.methods}
     cfg = model.cfg
     shape = dict(layers=cfg.n_layers, heads=cfg.n_heads, m=cfg.d_model, f=model.model.config.intermediate_size,
-                 p=pairs["baseline"].shape[1], max_abs_diff_vs_hf=match)
+                 p=pairs["baseline"].shape[1], max_abs_diff_vs_hf=match, model_type=cfg.model_type)
     return shape, runs
 
 
@@ -123,7 +124,8 @@ def measure(checkpoint: Path, pairs: dict[str, Any], pairs_file: Path, args: arg
             seconds, last[key] = median_time(run, 3 if key[0] == "forward" else 1)
             times[key].append(seconds)
             print(f"{label} {key}: {seconds:.2f} s (load {load_average():.1f})", file=sys.stderr, flush=True)
-        peer_records += peers(checkpoint, pairs_file, args, label)
+        if shape["model_type"] == "bert":  # MechIR and TransformerLens load BERT only
+            peer_records += peers(checkpoint, pairs_file, args, label)
     records = [{"label": label, "task": task, "method": method, "seconds": statistics.median(ts), "runs": ts,
                 "max_abs_diff_vs_hf": shape["max_abs_diff_vs_hf"], "load_1min": loads}
                for (task, method), ts in times.items()]

@@ -11,6 +11,7 @@ from scipy import stats
 
 from circuits.idf import Spectrum, edit_idf
 from circuits.model import HookedCrossEncoder
+from circuits.vocabulary import word_ids
 
 
 def edit_examples(queries: Iterable[tuple[str, list[str]]], tokenizer, limit: int) -> list[tuple[str, int, int]]:
@@ -26,7 +27,7 @@ def edit_examples(queries: Iterable[tuple[str, list[str]]], tokenizer, limit: in
     for query, terms in queries:
         if len(out) >= limit:
             break
-        ids = list(dict.fromkeys(tokenizer.convert_tokens_to_ids(t) for t in terms))
+        ids = list(dict.fromkeys(word_ids(tokenizer, list(terms))))
         if len(ids) < 2:
             continue
         tokens = set(tokenizer(query, add_special_tokens=False)["input_ids"]) | {ids[0], ids[1]}

@@ -16,6 +16,15 @@ Where each hook sits in a post-LN BERT block ``L`` (shapes: b batch, p positions
 
 Unlike TransformerLens's HookedEncoder, ``hook_resid_post`` is *after* the block's final LayerNorm: in a
 post-LN model that is the residual stream the next block reads.
+
+The same names sit at the same roles in the other architectures:
+
+- DeBERTa-v2/v3 (post-LN): as above; ``hook_q``/``hook_k`` are the content projections, and the pattern
+  already holds the relative-position terms computed from them (``circuits.deberta``).
+- ModernBERT (pre-LN): ``hook_q``/``hook_k`` are before the rotary embedding; ``hook_resid_mid`` is
+  ``resid_pre + attn_out`` and ``hook_resid_post`` is ``resid_mid + mlp_out`` (no LayerNorm on the stream: each
+  block normalises its attention and MLP inputs, ``circuits.modernbert``); ``hook_cls`` is the classifier's
+  input after the final norm, pooling and prediction head.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ HookFn = Callable[[torch.Tensor, "HookPoint"], "torch.Tensor | None"]
 _SHORT = {"resid_pre": "hook_resid_pre", "q": "attn.hook_q", "k": "attn.hook_k", "v": "attn.hook_v",
           "pattern": "attn.hook_pattern", "z": "attn.hook_z", "attn_out": "hook_attn_out",
           "resid_mid": "hook_resid_mid", "mlp_out": "hook_mlp_out", "resid_post": "hook_resid_post"}  # as they run
+BLOCK_KINDS = tuple(_SHORT)  #: a block's hook kinds, in execution order
 
 
 def act_name(kind: str, layer: int | None = None) -> str:

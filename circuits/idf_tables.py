@@ -6,7 +6,7 @@ Words the corpus lacks fall back to wordfreq's English frequency ``f`` (a token 
 the corpus's mean length ``L`` holds the word with probability ``1 - (1 - f)^L``, so the estimated
 document frequency is ``N * (1 - (1 - f)^L)``. Every value says where it came from: ``"corpus"``,
 ``"wordfreq"`` or ``"absent"`` (neither knows it; df = 0, the largest IDF). Wordpieces fall back the same
-way only when they are whole words (no ``##``/special marker, alphabetic); other absent pieces are
+way only when they are whole words (``circuits.vocabulary``: a word start, alphabetic); other absent pieces are
 ``"absent"``, which callers can filter (the paper keeps only pieces seen in the corpus).
 """
 
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from circuits.bm25 import words
+from circuits.vocabulary import word_of, word_start
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -70,16 +71,18 @@ class IdfTable:
     df: Mapping[str, int]
     corpus: str
     fallback: str | None
+    marker: str = ""  # a wordpiece table's word-start marker (circuits.vocabulary): fallbacks look up the word
 
     def lookup(self, key: str) -> IdfEntry:
         """The IDF of ``key`` with its document frequency and source."""
         if key in self.df:
             df = float(self.df[key])
             return IdfEntry(float(bm25_idf(df, self.n_docs)), df, "corpus")
-        if self.fallback is not None and _is_word(key):
+        word = word_of(key, self.marker)
+        if self.fallback is not None and word is not None and word.isascii():
             from wordfreq import word_frequency
 
-            f = word_frequency(key, "en")
+            f = word_frequency(word, "en")
             if f > 0:
                 df = self.n_docs * -np.expm1(self.mean_doc_len * np.log1p(-f))
                 return IdfEntry(float(bm25_idf(df, self.n_docs)), float(df), "wordfreq")
@@ -102,12 +105,8 @@ class IdfTable:
                 "formula": "ln(1 + (N - df + 0.5) / (df + 0.5))"}
 
 
-def _is_word(key: str) -> bool:
-    return key.isascii() and key.isalpha()
-
-
 def _table(unit: Literal["word", "wordpiece"], tokenised: list[list[str]], corpus: str,
-           fallback: bool) -> IdfTable:
+           fallback: bool, marker: str = "") -> IdfTable:
     if not tokenised:
         raise ValueError(f"an IDF table needs at least one document (corpus {corpus!r} has none)")
     df: Counter[str] = Counter()
@@ -115,7 +114,7 @@ def _table(unit: Literal["word", "wordpiece"], tokenised: list[list[str]], corpu
         df.update(set(tokens))
     mean_len = sum(len(t) for t in tokenised) / len(tokenised)
     return IdfTable(unit, len(tokenised), mean_len, dict(sorted(df.items())), corpus,
-                    wordfreq_source() if fallback else None)
+                    wordfreq_source() if fallback else None, marker)
 
 
 def word_idf_table(docs: Mapping[str, str], *, corpus: str, fallback: bool = True) -> IdfTable:
@@ -132,4 +131,5 @@ def wordpiece_idf_table(docs: Mapping[str, str], tokenizer: PreTrainedTokenizerB
     """
     texts = list(docs.values())
     ids = tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"] if texts else []
-    return _table("wordpiece", [tokenizer.convert_ids_to_tokens(row) for row in ids], corpus, fallback)
+    return _table("wordpiece", [tokenizer.convert_ids_to_tokens(row) for row in ids], corpus, fallback,
+                  word_start(tokenizer))

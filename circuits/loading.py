@@ -43,7 +43,9 @@ def check_config(config: Any, spec: str) -> None:
         raise CheckpointError(
             f"{spec!r} declares custom code (auto_map={config.auto_map}); axiomtests never runs remote code. "
             "Fix: use a checkpoint of a built-in transformers architecture.")
-    architecture_for(config.model_type, spec)
+    arch = architecture_for(config.model_type, spec)
+    if arch.check is not None:
+        arch.check(config, spec)
     archs = getattr(config, "architectures", None) or []
     if archs and not any(a.endswith("ForSequenceClassification") for a in archs):
         raise CheckpointError(

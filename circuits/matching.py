@@ -17,6 +17,7 @@ from circuits.axioms import levels
 from circuits.hooks import ActivationCache, act_name
 from circuits.model import HookedCrossEncoder, PairBatch
 from circuits.roles import head_labels
+from circuits.vocabulary import word_ids
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ def attention_by_level(model: HookedCrossEncoder, pairs: Sequence, heads: list[t
     by_query = levels(pairs)
     rows = [[by_query[q][k] for k in sorted(by_query[q])] for q in sorted(by_query)]
     flat = [item for row in rows for item in row]
-    term_ids = [model.tokenizer.convert_tokens_to_ids(t) if t else -1 for _, _, t in flat]
+    ids = iter(word_ids(model.tokenizer, [t for _, _, t in flat if t]))
+    term_ids = [next(ids) if t else -1 for _, _, t in flat]
     values = attention_to_positions(model, [q for q, _, _ in flat], [d for _, d, _ in flat], heads, target,
                                     term_ids, uniform=uniform, per_head=per_head)
     return values.reshape(len(rows), -1, len(heads)) if per_head else values.reshape(len(rows), -1)

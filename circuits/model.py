@@ -1,8 +1,11 @@
-"""HookedCrossEncoder: a Hugging Face BERT-family cross-encoder with named hook points.
+"""HookedCrossEncoder: a Hugging Face cross-encoder with named hook points.
 
-The model is the Hugging Face model itself. Hook points are torch forward hooks on its modules plus a
-registered attention function (identical arithmetic to HF's eager attention) that exposes the attention
-pattern and per-head context. With no hooks active the scores equal the plain HF model's.
+The model is the Hugging Face model itself. For the BERT family, hook points are torch forward hooks on its
+modules plus a registered attention function (identical arithmetic to HF's eager attention) that exposes the
+attention pattern and per-head context. For architectures whose attention is not HF's attention interface
+(DeBERTa-v2/v3, ModernBERT) the forward runs the HF embeddings and head around ``circuits.block``'s blocks,
+which fire every block hook point. Either way, with no hooks active the scores equal the plain HF model's
+(tested within 1e-5).
 """
 
 from __future__ import annotations
@@ -20,47 +23,19 @@ from torch import nn
 
 from circuits.architectures import Architecture, architecture_for, resolve
 from circuits.batch import PairBatch
-from circuits.block import Edit, attention_pattern, block, mix_values
+from circuits.block import Edit, block, final_scores
 from circuits.device import usable_device
 from circuits.errors import CheckpointError, InputError
-from circuits.hooks import ActivationCache, HookFn, HookRegistry, act_name, hook_names
+from circuits.hf_attention import ATTN_IMPLEMENTATION, LayerHooks, register_attention
+from circuits.hooks import BLOCK_KINDS, ActivationCache, HookFn, HookRegistry, act_name, hook_names
 from circuits.loading import HUB_ID, check_config, check_local_checkpoint, load_tokenizer
 
 log = logging.getLogger(__name__)
 
-ATTN_IMPLEMENTATION = "axiomtests_eager"
-
-
-def _attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-               attention_mask: torch.Tensor | None, scaling: float | None = None, dropout: float = 0.0,
-               **_: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """HF eager attention ([b,h,p,d] inputs) with hook points for the pattern and the per-head context z."""
-    hooks: _LayerHooks | None = getattr(module, "_axiomtests_hooks", None)
-    pattern = attention_pattern(query, key, attention_mask, query.size(-1) ** -0.5 if scaling is None else scaling)
-    pattern = nn.functional.dropout(pattern, p=dropout, training=module.training)
-    if hooks is not None:
-        pattern = hooks.fire("pattern", pattern)
-    z = mix_values(pattern, value).contiguous()
-    if hooks is not None:
-        z = hooks.fire("z", z)
-    return z, pattern
-
-
-def _register_attention() -> None:
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
-
-    AttentionInterface.register(ATTN_IMPLEMENTATION, _attention)
-    AttentionMaskInterface.register(ATTN_IMPLEMENTATION, eager_mask)
-
-
-@dataclass(frozen=True)
-class _LayerHooks:
-    registry: HookRegistry
-    layer: int
-
-    def fire(self, kind: str, tensor: torch.Tensor) -> torch.Tensor:
-        return self.registry.fire(act_name(kind, self.layer), tensor)
+# block hook points fired inside circuits.block: only the attention's own with the HF forward (module hooks fire
+# the others), every one without it
+_FIRED_BY_BLOCK = frozenset(("pattern", "z"))
+_EVERY_BLOCK_POINT = frozenset(BLOCK_KINDS) - {"resid_pre"}
 
 
 @dataclass(frozen=True)
@@ -97,9 +72,10 @@ class HookedCrossEncoder:
     truncated_documents: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        _register_attention()
         self.model.eval()
-        self.model.set_attn_implementation(ATTN_IMPLEMENTATION)
+        if self.arch.native_forward:
+            register_attention()
+            self.model.set_attn_implementation(ATTN_IMPLEMENTATION)
         config = self.model.config
         n_layers = len(self.blocks)
         n_heads = config.num_attention_heads if hasattr(config, "num_attention_heads") else config.n_heads
@@ -238,12 +214,12 @@ class HookedCrossEncoder:
             return hook
 
         resolve(self.base, self.arch.embeddings).register_forward_hook(out_hook("hook_embed"))
-        for layer, block in enumerate(self.blocks):
+        for layer, block in enumerate(self.blocks if self.arch.native_forward else ()):
             block.register_forward_pre_hook(pre_hook(act_name("resid_pre", layer)), with_kwargs=True)
             for part in ("q", "k", "v"):
                 resolve(block, getattr(self.arch, part)).register_forward_hook(
                     out_hook(act_name(part, layer), per_head=True))
-            resolve(block, self.arch.attention)._axiomtests_hooks = _LayerHooks(reg, layer)
+            resolve(block, self.arch.attention)._axiomtests_hooks = LayerHooks(reg, layer)
             resolve(block, self.arch.o).register_forward_hook(out_hook(act_name("attn_out", layer)))
             resolve(block, self.arch.ln1).register_forward_hook(out_hook(act_name("resid_mid", layer)))
             resolve(block, self.arch.mlp_out).register_forward_hook(out_hook(act_name("mlp_out", layer)))
@@ -293,9 +269,15 @@ class HookedCrossEncoder:
         return self._score_fn(logits)
 
     def logits(self, batch: PairBatch) -> torch.Tensor:
-        """Raw logits ``[batch, n_labels]`` from the Hugging Face forward (hooks fire if any are active)."""
+        """Raw logits ``[batch, n_labels]`` from the hooked forward (hooks fire if any are active)."""
         with torch.inference_mode():
-            return self.model(**batch.inputs()).logits
+            if self.arch.native_forward:
+                return self.model(**batch.inputs()).logits
+            mask = self.extended_mask(batch.attention_mask)
+            resid = self.embed(batch)
+            for layer in range(self.cfg.n_layers):
+                resid = self.block(layer, resid, mask)
+            return self.head_logits(resid, mask)
 
     def __call__(self, batch: PairBatch) -> torch.Tensor:
         """Relevance scores ``[batch]``."""
@@ -315,10 +297,15 @@ class HookedCrossEncoder:
         scores = torch.cat([self.scores_cls_last(batch.select(index).trimmed()).cpu() for index in chunks])
         return torch.empty_like(scores).index_put_((torch.cat(chunks).cpu(),), scores)
 
+    @property
+    def reads_cls_only(self) -> bool:
+        """Whether the classification head reads the last block's [CLS] row only (not a mean over positions)."""
+        return self.arch.cls_pooled(self.model.config)
+
     def scores_cls_last(self, batch: PairBatch) -> torch.Tensor:
-        """Scores through the hooked blocks, the last one computing its [CLS] row only (what the logit reads):
-        equal to ``self(batch)`` within float error, and cheaper. Active hooks fire, the last block's with one
-        row; a hook that needs that block's other rows needs ``self(batch)``."""
+        """Scores through the hooked blocks, the last one computing its [CLS] row only (what the logit reads;
+        every row under mean pooling): equal to ``self(batch)`` within float error, and cheaper. Active hooks
+        fire, the last block's with one row; a hook that needs that block's other rows needs ``self(batch)``."""
         with torch.inference_mode():
             return self.run_from(0, self.embed(batch), self.extended_mask(batch.attention_mask))
 
@@ -360,6 +347,8 @@ class HookedCrossEncoder:
         kwargs = {"input_ids": batch.input_ids}
         if batch.token_type_ids is not None:
             kwargs["token_type_ids"] = batch.token_type_ids
+        if self.arch.embed_mask:
+            kwargs["mask"] = batch.attention_mask
         return emb(**kwargs)
 
     def block(self, layer: int, resid: torch.Tensor, mask: torch.Tensor, cls: bool = False) -> torch.Tensor:
@@ -367,21 +356,24 @@ class HookedCrossEncoder:
         hook points as the Hugging Face forward does; ``cls=True`` computes the [CLS] row only, all that the
         last block must produce for the logit."""
         resid = self.registry.fire(act_name("resid_pre", layer), resid)
-        fire = Edit(frozenset(("pattern", "z")) if self.registry.active else frozenset(),
+        fired = _FIRED_BY_BLOCK if self.arch.native_forward else _EVERY_BLOCK_POINT
+        fire = Edit(fired if self.registry.active else frozenset(),
                     lambda key, tensor: self.registry.fire(act_name(key, layer), tensor))
         return block(self, layer, resid, mask, cls, edit=fire)
 
-    def head_logits(self, last_hidden: torch.Tensor) -> torch.Tensor:
-        """Logits from the last block's output (only its [CLS] row is read)."""
-        return self.final_linear(self.arch.head_input(self.model, last_hidden))
+    def head_logits(self, last_hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits from the last block's output (its [CLS] row, or under mean pooling the mean over the positions
+        the additive ``mask`` leaves valid; all when None)."""
+        valid = None if mask is None else mask[:, 0, 0] == 0
+        return self.final_linear(self.arch.head_input(self.model, last_hidden, valid))
 
     def run_from(self, layer: int, resid: torch.Tensor, mask: torch.Tensor, cls_only_last: bool = True
                  ) -> torch.Tensor:
         """Scores from the residual stream entering block ``layer`` (blocks ``layer``… then the head)."""
-        last = self.cfg.n_layers - 1
+        last, cls_only_last = self.cfg.n_layers - 1, cls_only_last and self.reads_cls_only
         for current in range(layer, self.cfg.n_layers):
             resid = self.block(current, resid, mask, cls=cls_only_last and current == last)
-        return self.scores_from_logits(self.head_logits(resid))
+        return final_scores(self, resid, mask)
 
 
 def _score_function(score: str, n_labels: int) -> Callable[[torch.Tensor], torch.Tensor]:

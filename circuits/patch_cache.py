@@ -63,11 +63,11 @@ def cache_names(model: HookedCrossEncoder, plan: Plan, sites: tuple[Site, ...]
         keys.update(("z", "attn_out"))
     if plan.freeze_mlps:
         keys.add("mlp_out")
-    layers = range(model.cfg.n_layers)
-    base = {act_name(k, l): plan.cls_only and k != "v" for k in keys for l in layers}
+    layers, cls_only = range(model.cfg.n_layers), plan.cls_only and model.reads_cls_only
+    base = {act_name(k, l): cls_only and k != "v" for k in keys for l in layers}
     for layer, _ in plan.receivers:
         base[act_name(plan.receiver_input, layer)] = False
-    source = {act_name(s.key, l): plan.cls_only for s in sites for l in layers}
+    source = {act_name(s.key, l): cls_only for s in sites for l in layers}
     return base, source
 
 

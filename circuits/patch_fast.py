@@ -10,7 +10,7 @@ from functools import partial
 
 import torch
 
-from circuits.block import Edit, block, final_scores, project_heads
+from circuits.block import Edit, attention_input, block, final_scores, project_heads
 from circuits.hooks import act_name
 from circuits.model import HookedCrossEncoder
 from circuits.pairs import AlignedPairs
@@ -120,13 +120,14 @@ def _run_group(model: HookedCrossEncoder, plan: Plan, chunk: Chunk, variants: Se
         edit = _editor(written, chunk.source, layer, size, changed)
         resid = edit("resid_pre", resid)
         if layer in receiving:
-            captured[layer] = project_heads(model, layer, plan.receiver_input, resid, receiving[layer])
+            captured[layer] = project_heads(model, layer, plan.receiver_input,
+                                            attention_input(model, layer, resid), receiving[layer])
         if layer == stop:
             break
-        cls = plan.cls_only or layer == n_layers - 1
+        cls = model.reads_cls_only and (plan.cls_only or layer == n_layers - 1)
         given = _given(model, plan, chunk, layer, start, written, copies, changed)
         resid = block(model, layer, resid, mask, cls, given, edit)
-    scores = final_scores(model, resid) if not receiving else _receive(model, plan, chunk, captured, copies)
+    scores = final_scores(model, resid, mask) if not receiving else _receive(model, plan, chunk, captured, copies)
     return torch.where(changed, scores, chunk.base_scores.repeat(copies)).view(copies, size)
 
 
@@ -145,8 +146,8 @@ def _receive(model: HookedCrossEncoder, plan: Plan, chunk: Chunk, captured: Mapp
             if values is None:
                 values = _stack(chunk.base[act_name(key, layer)][:, :, heads], copies, False)
             edit = Edit(frozenset((key,)), partial(_replace_heads, heads, values))
-        resid = block(model, layer, resid, mask, layer == n_layers - 1, {}, edit)
-    return final_scores(model, resid)
+        resid = block(model, layer, resid, mask, model.reads_cls_only and layer == n_layers - 1, {}, edit)
+    return final_scores(model, resid, mask)
 
 
 def head_index(heads: list[int], device: torch.device) -> Tensor:

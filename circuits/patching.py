@@ -223,5 +223,5 @@ def _head_set_variants(model: HookedCrossEncoder, head_sets: Sequence[Sequence[H
 
 
 def _auto_per_pass(model: HookedCrossEncoder, plan: Plan, batch_size: int, n_pos: int) -> int:
-    rows = batch_size * (1 if plan.cls_only else n_pos)
+    rows = batch_size * (1 if plan.cls_only and model.reads_cls_only else n_pos)
     return max(1, _TOKENS_PER_PASS.get(model.device.type, _TOKENS_PER_PASS["cpu"]) // rows)

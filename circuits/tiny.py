@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -22,23 +23,126 @@ def tiny_vocab() -> list[str]:
     return list(dict.fromkeys(pieces))
 
 
-def save_tiny_tokenizer(folder: Path) -> None:
-    """Write a BERT WordPiece tokenizer over ``tiny_vocab`` into ``folder``."""
+#: The tokenizer family of each tiny architecture: the vocabulary kind its real checkpoints use.
+TOKENIZER_KIND = {"deberta-v2": "sentencepiece", "modernbert": "bpe"}
+
+
+def save_tiny_tokenizer(folder: Path, kind: str = "wordpiece") -> None:
+    """Write a tokenizer over ``_WORDS`` into ``folder``: BERT's WordPiece (``tiny_vocab``), a SentencePiece-style
+    Unigram with ``▁`` word starts (DeBERTa-v3's kind), or a byte-level BPE with ``Ġ`` word starts (ModernBERT's
+    kind). All three tokenise any ASCII text and frame pairs as ``[CLS] q [SEP] d [SEP]``."""
     from transformers import AutoTokenizer
 
     folder.mkdir(parents=True, exist_ok=True)
+    if kind != "wordpiece":
+        _fast_tokenizer(kind).save_pretrained(folder)
+        return
     (folder / "vocab.txt").write_text("\n".join(tiny_vocab()) + "\n")
     config = {"tokenizer_class": "BertTokenizer", "do_lower_case": True, "model_max_length": 64}
     (folder / "tokenizer_config.json").write_text(json.dumps(config))
     AutoTokenizer.from_pretrained(folder).save_pretrained(folder)
 
 
-def tiny_config(arch: str, n_labels: int = 1, *, n_layers: int = 2, n_heads: int = 4, d_model: int = 32):
-    """Config of a tiny ``arch`` ("bert", "roberta", "electra", "distilbert") classifier."""
-    from transformers import BertConfig, DistilBertConfig, ElectraConfig, RobertaConfig
+def _fast_tokenizer(kind: str):
+    """A Unigram (``"sentencepiece"``) or byte-level BPE (``"bpe"``) tokenizer whose whole words are ``_WORDS``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-    vocab = len(tiny_vocab())
-    common = dict(vocab_size=vocab, num_labels=n_labels, pad_token_id=0)
+    if kind == "sentencepiece":
+        chars = string.ascii_letters + string.digits + string.punctuation
+        pieces = [(p, 0.0) for p in _SPECIAL] + [("▁" + w, -5.0) for w in _WORDS] + [("▁", -8.0)]
+        pieces += [(c, -10.0) for c in chars] + [("▁" + c, -9.0) for c in chars]
+        tokenizer = Tokenizer(models.Unigram(pieces, unk_id=_SPECIAL.index("[UNK]")))
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+        tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    elif kind == "bpe":
+        vocab = {p: i for i, p in enumerate(_SPECIAL + sorted(pre_tokenizers.ByteLevel.alphabet()))}
+        merges: list[tuple[str, str]] = []
+        for inside in (True, False):  # words inside a text first, so no first-word merge splits them
+            for word in _WORDS:
+                piece, rest = ("Ġ", word) if inside else (word[0], word[1:])
+                for char in rest:
+                    merges.append((piece, char))
+                    piece += char
+        merges = list(dict.fromkeys(merges))
+        for left, right in merges:
+            vocab.setdefault(left + right, len(vocab))
+        tokenizer = Tokenizer(models.BPE(vocab, merges, unk_token="[UNK]"))
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+    else:
+        raise ValueError(f"unknown tokenizer kind {kind!r}: choose wordpiece, sentencepiece or bpe")
+    return _pair_tokenizer(tokenizer)
+
+
+def trained_tokenizer(kind: str, texts: Iterable[str], vocab_size: int = 3000):
+    """A SentencePiece-style Unigram (``"sentencepiece"``) or byte-level BPE (``"bpe"``) tokenizer of
+    ``vocab_size`` pieces trained on ``texts``: a real vocabulary of that kind, for tiny models the claim suite
+    can run on (its datasets need common words as single tokens)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    if kind == "sentencepiece":
+        tokenizer = Tokenizer(models.Unigram())
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+        tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=_SPECIAL, unk_token="[UNK]",
+                                          show_progress=False)
+    elif kind == "bpe":
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=_SPECIAL, show_progress=False,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    else:
+        raise ValueError(f"unknown tokenizer kind {kind!r}: choose sentencepiece or bpe")
+    tokenizer.train_from_iterator(list(texts), trainer)
+    return _pair_tokenizer(tokenizer, max_length=512)
+
+
+def _pair_tokenizer(tokenizer, max_length: int = 64):
+    """``tokenizer`` (a ``tokenizers.Tokenizer``) framing pairs as ``[CLS] q [SEP] d [SEP]``, as a transformers
+    fast tokenizer."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    ids = {t: tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]")}
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=list(ids.items()))
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, model_max_length=max_length, pad_token="[PAD]",
+                                   unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+
+
+def tiny_vocab_size(arch: str) -> int:
+    """The vocabulary size of ``arch``'s tiny tokenizer."""
+    return len(_fast_tokenizer(TOKENIZER_KIND[arch])) if arch in TOKENIZER_KIND else len(tiny_vocab())
+
+
+def tiny_config(arch: str, n_labels: int = 1, *, n_layers: int = 2, n_heads: int = 4, d_model: int = 32,
+                variant: str = "", vocab_size: int = 0, positions: int = 64):
+    """Config of a tiny ``arch`` ("bert", "roberta", "electra", "distilbert", "deberta-v2", "modernbert")
+    classifier. DeBERTa is v3's kind (relative attention with c2p and p2c, log buckets, shared keys, no absolute
+    positions), or with ``variant="v2"`` v2's (separate position projections, absolute positions, segments);
+    ModernBERT alternates global and local attention with a window of 8 (so test pairs exceed it) and pools
+    [CLS], or with ``variant="mean"`` the mean. ``vocab_size``: the tiny tokenizer's when 0; ``positions``: the
+    longest input of those two (512 holds the claim suite's documents)."""
+    from transformers import (BertConfig, DebertaV2Config, DistilBertConfig, ElectraConfig, ModernBertConfig,
+                              RobertaConfig)
+
+    common = dict(vocab_size=vocab_size or tiny_vocab_size(arch), num_labels=n_labels, pad_token_id=0)
+    sizes = dict(hidden_size=d_model, num_hidden_layers=n_layers, num_attention_heads=n_heads,
+                 intermediate_size=2 * d_model)
+    if arch == "deberta-v2":
+        v2 = variant == "v2"
+        return DebertaV2Config(
+            **sizes, max_position_embeddings=positions, type_vocab_size=2 if v2 else 0, relative_attention=True,
+            position_buckets=-1 if v2 else 8, max_relative_positions=16 if v2 else 64, pos_att_type=["p2c", "c2p"],
+            norm_rel_ebd="none" if v2 else "layer_norm", share_att_key=not v2, position_biased_input=v2,
+            pooler_hidden_size=d_model, pooler_hidden_act="gelu",
+            architectures=["DebertaV2ForSequenceClassification"], **common)
+    if arch == "modernbert":
+        return ModernBertConfig(
+            **sizes, max_position_embeddings=positions, local_attention=8, global_attn_every_n_layers=2, cls_token_id=2,
+            sep_token_id=3, bos_token_id=2, eos_token_id=3, classifier_pooling=variant or "cls",
+            architectures=["ModernBertForSequenceClassification"], **common)
     if arch == "distilbert":
         return DistilBertConfig(dim=d_model, n_layers=n_layers, n_heads=n_heads, hidden_dim=2 * d_model,
                                 max_position_embeddings=64, architectures=["DistilBertForSequenceClassification"],
@@ -52,18 +156,25 @@ def tiny_config(arch: str, n_labels: int = 1, *, n_layers: int = 2, n_heads: int
         **extra, **common)
 
 
-def tiny_cross_encoder(folder: Path, arch: str = "bert", n_labels: int = 1, seed: int = 0, **sizes: int) -> Path:
-    """Save a randomly initialised tiny cross-encoder (safetensors + tokenizer) into ``folder``."""
+def tiny_cross_encoder(folder: Path, arch: str = "bert", n_labels: int = 1, seed: int = 0, tokenizer=None,
+                       **sizes: int | str) -> Path:
+    """Save a randomly initialised tiny cross-encoder (safetensors + tokenizer) into ``folder``; ``sizes`` are
+    :func:`tiny_config`'s keywords. ``tokenizer``: saved instead of the tiny one (the vocabulary follows it)."""
     from transformers import AutoModelForSequenceClassification
 
     torch.manual_seed(seed)
+    if tokenizer is not None:
+        sizes["vocab_size"] = len(tokenizer)
     model = AutoModelForSequenceClassification.from_config(tiny_config(arch, n_labels, **sizes))
     with torch.no_grad():  # random init is near-zero for heads; widen it so scores move visibly
         for p in model.parameters():
             if p.dim() > 1:
                 p.normal_(0, 0.2)
     model.save_pretrained(folder)
-    save_tiny_tokenizer(folder)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(folder)
+    else:
+        save_tiny_tokenizer(folder, TOKENIZER_KIND.get(arch, "wordpiece"))
     return folder
 
 

@@ -69,10 +69,11 @@ def vocab_idf(idf_table, hooked_model) -> tuple[np.ndarray, np.ndarray]:
 
 
 def whole_word_mask(tokenizer, sources: np.ndarray) -> np.ndarray:
-    """Vocabulary ids that are alphabetic whole words (no ``##`` piece, no special token) seen in the corpus."""
-    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    special = set(tokenizer.all_special_tokens)
-    return np.array([t.isalpha() and t not in special and s == "corpus" for t, s in zip(tokens, sources)])
+    """Vocabulary ids that are alphabetic whole words (a word start, no special token: ``circuits.vocabulary``)
+    seen in the corpus."""
+    from circuits.vocabulary import whole_words
+
+    return np.array([w is not None and s == "corpus" for w, s in zip(whole_words(tokenizer), sources)])
 
 
 @pytest.fixture(scope="session")

@@ -10,17 +10,18 @@ from circuits.editing import demoted
 from circuits.idf import edit_idf
 from circuits.ranking import mean_ndcg
 from circuits.stats import group_bootstrap
+from circuits.vocabulary import word_ids
 
 INJECTION_GAIN = CLAIMS["edit.adversarial"].extra["injection_gain"]  # an injection is an attack above this gain
 EDIT_STEPS = CLAIMS["edit.adversarial"].extra["edit_steps"]  # the unsafe tokens' IDF edit, in std of U0
 
 
 def unsafe_tokens(tokenizer) -> list[str]:
-    """LDNOOBW single-word entries that are one wordpiece of this tokenizer."""
+    """LDNOOBW single-word entries that are one token of this tokenizer (inside a text)."""
     from axiomtests.wordlists import ldnoobw_words
 
-    vocab = tokenizer.get_vocab()
-    return [w for w in ldnoobw_words() if w in vocab]
+    words = ldnoobw_words()
+    return [w for w, i in zip(words, word_ids(tokenizer, words)) if i != tokenizer.unk_token_id]
 
 
 def held_out_rankings(corpus, n_queries: int, seed: int):
@@ -55,7 +56,7 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
     attacks = np.nonzero(injected - clean > INJECTION_GAIN)[0]
     if not len(attacks):
         raise NotComputable(f"no injection raised the score by more than {INJECTION_GAIN}: nothing to mitigate")
-    ids = tok.convert_tokens_to_ids(words)
+    ids = word_ids(tok, words)
     rankings = held_out_rankings(corpus, axiom_session.pairs // 4, axiom_session.seed)
 
     def ndcg() -> float:

@@ -33,10 +33,16 @@ def logits(hooked_model, corpus, axiom_session) -> dict:
     with torch.inference_mode():
         out["hooked"] = torch.cat([hooked_model.logits(b) for b in batches])
         for implementation in ("eager", "sdpa"):
-            reference = AutoModelForSequenceClassification.from_pretrained(
-                axiom_session.resolved_checkpoint(), revision=axiom_session.revision, trust_remote_code=False,
-                use_safetensors=not axiom_session.allow_pickle or None, attn_implementation=implementation,
-            ).eval().to(axiom_session.device)
+            try:
+                reference = AutoModelForSequenceClassification.from_pretrained(
+                    axiom_session.resolved_checkpoint(), revision=axiom_session.revision, trust_remote_code=False,
+                    use_safetensors=not axiom_session.allow_pickle or None, attn_implementation=implementation,
+                ).eval().to(axiom_session.device)
+            except ValueError as exc:  # an architecture without that kernel (DeBERTa has no SDPA)
+                if implementation == "eager":
+                    raise
+                out["unsupported"] = str(exc).split(".")[0]
+                continue
             out[implementation] = torch.cat([reference(**b.inputs()).logits for b in batches])
     return out
 
@@ -49,8 +55,10 @@ def test_scores_equal_plain_hugging_face(logits, axiom_report, report_section, a
     float error is its own and grows with the inputs: at most 1e-5 beyond HF eager's own distance to SDPA,
     pair by pair (a hooked model that drifted from eager would break it; kernel noise alone cannot).
     """
+    if attn_implementation not in logits:
+        pytest.skip(f"Hugging Face cannot run this model with {attn_implementation}: {logits['unsupported']}")
     diff = (logits["hooked"] - logits[attn_implementation]).abs()
-    kernel_gap = (logits["eager"] - logits["sdpa"]).abs()
+    kernel_gap = (logits["eager"] - logits.get("sdpa", logits["eager"])).abs()
     allowed = torch.full_like(diff, TOLERANCE)
     if attn_implementation == "sdpa":
         allowed += kernel_gap

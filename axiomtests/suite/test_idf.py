@@ -10,6 +10,7 @@ from axiomtests.claims import CLAIMS, Control
 from circuits.axioms import gains
 from circuits.editing import edit_curves, gap_changes, idf_dependence, monotonicity
 from circuits.stats import group_bootstrap
+from circuits.vocabulary import whole_words, word_ids
 
 EDIT_STEPS = tuple(CLAIMS["idf.u0_edit"].extra["edit_steps"])  # IDF edits in standard deviations of U0
 
@@ -21,8 +22,7 @@ def test_u0_tracks_idf(hooked_model, vocab_idf, spectrum, axiom_session, check_c
     u, v = spectrum.u0[mask], idf[mask]
     r = group_bootstrap(lambda i: float(np.corrcoef(u[i], v[i])[0, 1]), np.arange(len(u)),
                         unit="vocabulary token", seed=axiom_session.seed)
-    with_fallback = np.array([t.isalpha() for t in hooked_model.tokenizer.convert_ids_to_tokens(
-        list(range(len(idf))))]) & (sources != "absent")
+    with_fallback = np.array([w is not None for w in whole_words(hooked_model.tokenizer)]) & (sources != "absent")
     check_claim(CLAIMS["idf.u0"].result(
         r, tokens=int(mask.sum()), sign_rule=spectrum.sign_rule,
         spearman=float(stats.spearmanr(spectrum.u0[mask], idf[mask])[0]),
@@ -91,10 +91,11 @@ def test_the_model_reads_idf_from_u0(hooked_model, datasets, tfc1_gains, vocab_i
     claim = CLAIMS["idf.u0_causal"]
     spectrum, _ = spectrum
     tok = hooked_model.tokenizer
-    chosen = [i for i, p in enumerate(datasets["TFC1"][: 2 * axiom_session.pairs])
-              if tok.convert_tokens_to_ids(p.term) != tok.unk_token_id]
-    pairs = [datasets["TFC1"][i] for i in chosen]
-    term_idf = vocab_idf[0][tok.convert_tokens_to_ids([p.term for p in pairs])]
+    candidates = datasets["TFC1"][: 2 * axiom_session.pairs]
+    ids = word_ids(tok, [p.term for p in candidates])
+    chosen = [i for i, token in enumerate(ids) if token != tok.unk_token_id]
+    pairs = [candidates[i] for i in chosen]
+    term_idf = vocab_idf[0][[ids[i] for i in chosen]]
     qids = [p.query_id for p in pairs]
 
     intact = tfc1_gains[chosen]

@@ -29,14 +29,27 @@ def test_scores_match_hugging_face(tiny_checkpoint, arch, n_labels):
     model = HookedCrossEncoder.from_pretrained(path)
     batch = model.tokenize(QUERIES, DOCS)
     assert batch.attention_mask.min() == 0, "the batch must contain padding"
-    if arch != "distilbert":
+    if getattr(model.model.config, "type_vocab_size", 0) > 1:
         assert batch.token_type_ids is not None and batch.token_type_ids.max() == 1
     ours = model.logits(batch)
-    for impl in ("eager", "sdpa"):
+    for impl in ("eager", "sdpa") if arch != "deberta-v2" else ("eager",):  # DeBERTa has no SDPA attention
         assert torch.allclose(ours, hf_logits(path, batch, impl), atol=1e-5, rtol=0)
     expected = ours[:, 0] if n_labels == 1 else ours[:, 1] - ours[:, 0]
     assert torch.equal(model(batch), expected)
     torch.testing.assert_close(model.score_pairs(QUERIES, DOCS), expected, atol=1e-5, rtol=0)  # [CLS]-only last
+
+
+@pytest.mark.parametrize("arch, variant", [("deberta-v2", "v2"), ("modernbert", "mean")])
+def test_architecture_variants_match_hugging_face(tiny_checkpoint, arch, variant):
+    """DeBERTa-v2's own kind (separate position projections, absolute positions, segments); ModernBERT pooling
+    the mean of the valid positions, where the last block's other rows matter."""
+    path = tiny_checkpoint(arch, 1, variant=variant)
+    model = HookedCrossEncoder.from_pretrained(path)
+    batch = model.tokenize(QUERIES, DOCS)
+    assert batch.attention_mask.min() == 0 and model.reads_cls_only == (variant != "mean")
+    ours = model.logits(batch)
+    torch.testing.assert_close(ours, hf_logits(path, batch, "eager"), atol=1e-5, rtol=0)
+    torch.testing.assert_close(model.score_pairs(QUERIES, DOCS), ours[:, 0], atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("arch", ARCHS)

@@ -17,7 +17,7 @@ from circuits.tiny import tiny_config
 from conftest import ARCHS
 
 QUERIES = ["what is bm25", "how does attention work", "river bank", "what is bm25", "music history"]
-TERMS = ["bm25", "attention", "bank", "bm25", "music"]  # one query term each, a single token
+TERMS = ["what", "attention", "bank", "what", "music"]  # one query term each, a single token of every tokenizer
 DOCS = ["bm25 is a ranking function for search", "attention heads score the relevance of a passage",
         "money in the", "the score of a passage", "a city of music and science"]
 TOL = 1e-5
@@ -160,9 +160,9 @@ def test_fast_engine_matches_the_reference(model, pairs, kind):
 
 
 @pytest.mark.parametrize("n_labels", [1, 2])
-@pytest.mark.parametrize("arch", ARCHS)
-def test_every_architecture_matches_the_reference(tiny_checkpoint, arch, n_labels):
-    model = HookedCrossEncoder.from_pretrained(tiny_checkpoint(arch, n_labels, n_layers=3))
+@pytest.mark.parametrize("arch, variant", [(a, "") for a in ARCHS] + [("deberta-v2", "v2"), ("modernbert", "mean")])
+def test_every_architecture_matches_the_reference(tiny_checkpoint, arch, variant, n_labels):
+    model = HookedCrossEncoder.from_pretrained(tiny_checkpoint(arch, n_labels, n_layers=3, variant=variant))
     pairs = tfc1_pairs(model, 4)
     for kwargs in (dict(), dict(path=True), dict(path=True, receivers=[(2, 1)], receiver_input="k")):
         fast = P.path_patch(model, pairs, n_boot=10, **kwargs) if kwargs else P.patch_heads(model, pairs, n_boot=10)
@@ -177,8 +177,9 @@ def test_streaming_does_not_change_results(model, pairs):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_cpu(tiny_checkpoint):
-    model = HookedCrossEncoder.from_pretrained(tiny_checkpoint("bert", n_layers=3))
+@pytest.mark.parametrize("arch", ["bert", "deberta-v2", "modernbert"])
+def test_cuda_matches_cpu(tiny_checkpoint, arch):
+    model = HookedCrossEncoder.from_pretrained(tiny_checkpoint(arch, n_layers=3))
     pairs = tfc1_pairs(model)
     cpu = P.patch_heads(model, pairs, n_boot=10)
     gpu = P.patch_heads(model, pairs, n_boot=10, device="cuda")
@@ -224,30 +225,40 @@ def test_ablation_runs_on_a_device_that_is_not_the_cpu(model, pairs, model_on_fa
 PLANTED = ((0, 1), (1, 2), (2, 3))  # the only heads that write to the residual stream
 
 
-@pytest.fixture(scope="module")
-def planted() -> tuple[HookedCrossEncoder, P.AlignedPairs]:
-    """3 layers × 4 heads; every head but ``PLANTED`` has its output-projection columns zeroed."""
-    from transformers import BertForSequenceClassification
+def tiny_model(arch: str, **sizes: int) -> HookedCrossEncoder:
+    """A tiny random ``arch`` built in memory (``"modernbert-mean"``: ModernBERT with mean pooling)."""
+    from transformers import AutoModelForSequenceClassification
 
-    torch.manual_seed(1)
-    hf = BertForSequenceClassification(tiny_config("bert", n_layers=3, n_heads=4, d_model=32))
+    name = arch.removesuffix("-mean")
+    config = tiny_config(name, **sizes)
+    if arch.endswith("-mean"):
+        config.classifier_pooling = "mean"
+    hf = AutoModelForSequenceClassification.from_config(config)
     with torch.no_grad():
         for p in hf.parameters():
             if p.dim() > 1:
                 p.normal_(0, 0.3)
+    return HookedCrossEncoder(model=hf, tokenizer=None, arch=architecture_for(name), name=arch)
+
+
+@pytest.fixture(scope="module", params=["bert", "deberta-v2", "modernbert", "modernbert-mean"])
+def planted(request) -> tuple[HookedCrossEncoder, P.AlignedPairs]:
+    """3 layers × 4 heads; every head but ``PLANTED`` has its output-projection columns zeroed."""
+    torch.manual_seed(1)
+    model = tiny_model(request.param, n_layers=3, n_heads=4, d_model=32)
+    with torch.no_grad():
         d = 32 // 4
-        for layer, block in enumerate(hf.bert.encoder.layer):
+        for layer in range(3):
             for head in range(4):
                 if (layer, head) not in PLANTED:
-                    block.attention.output.dense.weight[:, head * d:(head + 1) * d] = 0
-    model = HookedCrossEncoder(model=hf, tokenizer=None, arch=architecture_for("bert"), name="planted")
+                    model.block_part(layer, "o").weight[:, head * d:(head + 1) * d] = 0
     gen = torch.Generator().manual_seed(0)
-    ids = torch.randint(5, hf.config.vocab_size, (6, 12), generator=gen)
+    ids = torch.randint(5, model.model.config.vocab_size, (6, 12), generator=gen)
     ids[:, 0], ids[:, 4], ids[:, -1] = 2, 3, 3  # [CLS] q q q [SEP] d … d [SEP]
     perturbed = ids.clone()
     perturbed[:, -2] = ids[:, 1]  # the document's last token becomes a query token
-    types = (torch.arange(12) > 4).long().expand(6, 12)
-    batch = lambda x: PairBatch(x, torch.ones_like(x), types.clone())  # noqa: E731
+    types = (torch.arange(12) > 4).long().expand(6, 12) if model.arch.uses_token_type_ids else None
+    batch = lambda x: PairBatch(x, torch.ones_like(x), None if types is None else types.clone())  # noqa: E731
     return model, P.AlignedPairs(batch(ids), batch(perturbed), [f"q{i % 3}" for i in range(6)])
 
 
