@@ -23,7 +23,7 @@ from torch import nn
 
 from circuits.architectures import Architecture, architecture_for, resolve
 from circuits.batch import PairBatch
-from circuits.block import Edit, block, final_scores
+from circuits.block import Edit, block
 from circuits.device import usable_device
 from circuits.errors import CheckpointError, InputError
 from circuits.hf_attention import ATTN_IMPLEMENTATION, LayerHooks, register_attention
@@ -273,11 +273,7 @@ class HookedCrossEncoder:
         with torch.inference_mode():
             if self.arch.native_forward:
                 return self.model(**batch.inputs()).logits
-            mask = self.extended_mask(batch.attention_mask)
-            resid = self.embed(batch)
-            for layer in range(self.cfg.n_layers):
-                resid = self.block(layer, resid, mask)
-            return self.head_logits(resid, mask)
+            return self.logits_from(0, self.embed(batch), self.extended_mask(batch.attention_mask), False)
 
     def __call__(self, batch: PairBatch) -> torch.Tensor:
         """Relevance scores ``[batch]``."""
@@ -367,13 +363,19 @@ class HookedCrossEncoder:
         valid = None if mask is None else mask[:, 0, 0] == 0
         return self.final_linear(self.arch.head_input(self.model, last_hidden, valid))
 
-    def run_from(self, layer: int, resid: torch.Tensor, mask: torch.Tensor, cls_only_last: bool = True
-                 ) -> torch.Tensor:
-        """Scores from the residual stream entering block ``layer`` (blocks ``layer``… then the head)."""
+    def logits_from(self, layer: int, resid: torch.Tensor, mask: torch.Tensor, cls_only_last: bool = True
+                    ) -> torch.Tensor:
+        """Logits from the residual stream entering block ``layer`` (blocks ``layer``… then the head); with
+        ``cls_only_last`` the last block computes only the row the head reads ([CLS], unless it pools the mean)."""
         last, cls_only_last = self.cfg.n_layers - 1, cls_only_last and self.reads_cls_only
         for current in range(layer, self.cfg.n_layers):
             resid = self.block(current, resid, mask, cls=cls_only_last and current == last)
-        return final_scores(self, resid, mask)
+        return self.head_logits(resid, mask)
+
+    def run_from(self, layer: int, resid: torch.Tensor, mask: torch.Tensor, cls_only_last: bool = True
+                 ) -> torch.Tensor:
+        """Scores from the residual stream entering block ``layer`` (:meth:`logits_from`, then the score)."""
+        return self.scores_from_logits(self.logits_from(layer, resid, mask, cls_only_last))
 
 
 def _score_function(score: str, n_labels: int) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -163,6 +163,8 @@ def tiny_cross_encoder(folder: Path, arch: str = "bert", n_labels: int = 1, seed
     from transformers import AutoModelForSequenceClassification
 
     torch.manual_seed(seed)
+    if tokenizer is None and arch in TOKENIZER_KIND:
+        tokenizer = _fast_tokenizer(TOKENIZER_KIND[arch])
     if tokenizer is not None:
         sizes["vocab_size"] = len(tokenizer)
     model = AutoModelForSequenceClassification.from_config(tiny_config(arch, n_labels, **sizes))
@@ -174,7 +176,7 @@ def tiny_cross_encoder(folder: Path, arch: str = "bert", n_labels: int = 1, seed
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
     else:
-        save_tiny_tokenizer(folder, TOKENIZER_KIND.get(arch, "wordpiece"))
+        save_tiny_tokenizer(folder)
     return folder
 
 
