@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from circuits.errors import AxiomError
+from circuits.items import Items
 from circuits.report import ClaimResult
 from circuits.stats import Interval
 
@@ -94,11 +95,16 @@ class Claim:
         return f"Claim({self.id!r})"
 
     def result(self, value: float | Interval, control: Control | None = None, unmet: str | None = None,
-               **details: Any) -> ClaimResult:
+               items: Items | None = None, **details: Any) -> ClaimResult:
         """The ClaimResult of a measured value (an :class:`Interval` carries its CI, SE and resampling unit):
         pass when the threshold holds and, given a ``control``, the value beats it beyond its CI. ``unmet``: why
-        a precondition of the metric fails (the value is then reported, but cannot pass)."""
+        a precondition of the metric fails (the value is then reported, but cannot pass). ``items``: the per-item
+        values the value was computed from (:meth:`circuits.items.Items.bootstrap`), kept beside the report; their
+        groups must be the units the interval resampled."""
         iv = value if isinstance(value, Interval) else None
+        if items is not None and iv is not None and iv.n != items.n_units:
+            raise ValueError(f"{self.id}: the interval resampled {iv.n} {iv.unit} units but the items hold "
+                             f"{items.n_units} groups: pass the items the value was computed from")
         point = float(iv.value if iv else value)
         better = self.threshold.higher_is_better
         passed = self.threshold.holds(point) and (control is None or control.beaten(better)) and not unmet
@@ -110,7 +116,7 @@ class Claim:
                            threshold=str(self.threshold), ci=iv.ci if iv else None, se=iv.se if iv else None,
                            unit=iv.unit if iv else None, n_units=iv.n if iv else None, paper_value=self.paper_value,
                            statement=self.statement, provenance=self.provenance,
-                           control=control.as_dict(better) if control else None, details=details)
+                           control=control.as_dict(better) if control else None, details=details, items=items)
 
     def not_computable(self, reason: str) -> ClaimResult:
         """A fail without a value: the claim's mechanism is absent (e.g. no head has the role), said why."""

@@ -27,5 +27,7 @@ def pytest_axiomtests_claims(config: pytest.Config) -> str | None:
 
     Called once at configure time, from the plugins and the initial conftests. A test marked
     ``@pytest.mark.claim("<id>")`` then measures the claim and records it with the ``check_claim`` fixture:
-    ``check_claim(CLAIMS["<id>"].result(value))``.
+    ``check_claim(CLAIMS["<id>"].result(value, items=items))``. ``items`` (:class:`circuits.items.Items`, optional)
+    are the per-item values the value was bootstrapped over (``value = items.bootstrap(statistic, unit=...,
+    seed=...)``): they land in ``items.csv.gz``, and ``axiomtests compare`` compares them item by item.
     """

@@ -363,6 +363,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+@pytest.fixture(scope="session")
+def record_check(axiom_report) -> Callable[[Any], None]:
+    """``record_check(result)``: a check that is not a registry claim (e.g. faithfulness to Hugging Face) goes into
+    the report as a ClaimResult beside the claims; it is not gated (its test asserts its own bound)."""
+    from axiomtests.claims import CLAIMS
+
+    def record(result) -> None:
+        if result.id in CLAIMS:
+            raise ValueError(f"{result.id!r} is a registry claim: record it with check_claim, which gates it")
+        axiom_report.add(result)
+
+    return record
+
+
 @pytest.fixture
 def check_claim(request: pytest.FixtureRequest, axiom_session: AxiomSession, axiom_report):
     """Record a ClaimResult in the report and end the test by the baseline gate's verdict."""

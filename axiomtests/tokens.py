@@ -25,11 +25,14 @@ def base_tokenizer() -> PreTrainedTokenizerBase:
 
 @lru_cache(maxsize=1 << 16)
 def _piece_ids(tokenizer: PreTrainedTokenizerBase, word: str) -> tuple[int, ...]:
-    return tuple(tokenizer(" " + word, add_special_tokens=False)["input_ids"])
+    from circuits.vocabulary import word_pieces
+
+    return tuple(word_pieces(tokenizer, [word])[0])
 
 
 def pieces(tokenizer: PreTrainedTokenizerBase, word: str) -> list[int]:
-    """Token ids of ``word`` as it appears inside a text (after a space)."""
+    """Token ids of ``word`` as it appears inside a text (after a space: :func:`circuits.vocabulary.word_pieces`),
+    cached per word."""
     return list(_piece_ids(tokenizer, word))
 
 

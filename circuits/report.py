@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from circuits.errors import DatasetError
+from circuits.items import ITEMS_FILE, Items, read_items, write_items
 
 SCHEMA_VERSION = 3  # 2: claims carry se, unit and n_units; status 'error' keeps its reason. 3: control
 STATUSES = ("pass", "fail", "skip", "error")
@@ -35,6 +36,7 @@ class ClaimResult:
     statement: str = ""
     provenance: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    items: Items | None = field(default=None, repr=False, compare=False)  # the per-item values, in ITEMS_FILE
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -78,10 +80,20 @@ class Report:
         if name not in self.figures:
             self.figures.append(name)
 
+    @property
+    def items(self) -> dict[str, Items]:
+        """The per-item values of every claim that kept them, by claim id."""
+        return {c.id: c.items for c in self.claims if c.items is not None}
+
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["claims"] = sorted(data["claims"], key=lambda c: c["id"])
+        data = asdict(replace(self, claims=[replace(c, items=None) for c in self.claims]))
+        data["claims"] = sorted(({k: v for k, v in c.items() if k != "items"} for c in data["claims"]),
+                                key=lambda c: c["id"])
         data["figures"] = sorted(set(data["figures"]))
+        if self.items:
+            data["items"] = {"file": ITEMS_FILE, "columns": "claim, item, group, quantity, value",
+                             "claims": {claim: {"items": len(it), "groups": it.n_units, "quantities": len(it.values)}
+                                        for claim, it in sorted(self.items.items())}}
         return _rounded(data)
 
     def to_json(self) -> str:
@@ -113,6 +125,11 @@ class Report:
                 lines += ["", "Claims that could not be computed:", ""]
                 lines += [f"- `{c.id}` ({c.status}): {c.details.get('error') or c.details.get('not_computable')}"
                           for c in sorted(errors, key=lambda c: c.id)]
+        if self.items:
+            rows = [[claim, len(it), it.n_units, len(it.values)] for claim, it in sorted(self.items.items())]
+            lines += ["", "## Per-item values", "", f"`{ITEMS_FILE}` beside this report holds one row per item and "
+                      "quantity (claim, item, group, quantity, value): the inputs of each claim's value and interval.",
+                      "", _github(rows, headers=["claim", "items", "groups resampled", "quantities"])]
         if self.figures:
             lines += ["", "## Figures"]
             for name in sorted(set(self.figures)):
@@ -123,16 +140,22 @@ class Report:
         return "\n".join(lines) + "\n"
 
     def write(self, folder: str | Path) -> Path:
-        """Write ``report.json`` and ``report.md`` into ``folder``; returns the JSON path."""
+        """Write ``report.json``, ``report.md`` and, when claims kept their items, ``items.csv.gz`` into ``folder``;
+        returns the JSON path."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        if self.items:
+            write_items(self.items, folder / ITEMS_FILE)
+        else:
+            (folder / ITEMS_FILE).unlink(missing_ok=True)  # never leave an earlier run's items beside this report
         (folder / "report.json").write_text(self.to_json())
         (folder / "report.md").write_text(self.to_markdown())
         return folder / "report.json"
 
 
 def load_report(path: str | Path) -> Report:
-    """Read a report JSON, refusing files of another schema version."""
+    """Read a report JSON, refusing files of another schema version; the claims' items are read back from the
+    items file beside it when the report lists one and it is there."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -142,7 +165,10 @@ def load_report(path: str | Path) -> Report:
     if data.get("schema_version") != SCHEMA_VERSION:
         raise DatasetError(f"{str(path)!r} has report schema {data.get('schema_version')!r}; this axiomtests "
                            f"reads schema {SCHEMA_VERSION}. Fix: re-run `axiomtests run` to regenerate it.")
-    claims = [ClaimResult(**{**c, "ci": tuple(c["ci"]) if c.get("ci") else None}) for c in data["claims"]]
+    listed = data.get("items") or {}
+    items = read_items(path.with_name(listed["file"])) if listed and path.with_name(listed["file"]).exists() else {}
+    claims = [ClaimResult(**{**c, "ci": tuple(c["ci"]) if c.get("ci") else None}, items=items.get(c["id"]))
+              for c in data["claims"]]
     return Report(checkpoint=data["checkpoint"], environment=data["environment"], datasets=data["datasets"],
                   sections=data["sections"], claims=claims, figures=data.get("figures", []))
 

@@ -146,7 +146,7 @@ def evaluate_group(model: HookedCrossEncoder, pairs: Sequence, circuit: Circuit,
             run[pair.query_id][pair.doc_id] = float(value)
         judged = {q: source_of(pair_of[q]).qrels.get(q, {}) for q in run}
         row[f"ndcg10_{name}"] = mean_ndcg(run, judged) if any(judged.values()) else float("nan")
-    return row, {"y": y, "query_ids": qids, **predictions}
+    return row, {"y": y, "query_ids": qids, "pair_ids": [f"{p.query_id}/{p.doc_id}" for p in pairs], **predictions}
 
 
 def by_dataset(evaluated: dict, label_of: dict[str, str]) -> list[dict]:

@@ -37,9 +37,14 @@ def whole_words(tokenizer: PreTrainedTokenizerBase) -> list[str | None]:
     return [None if t in special else word_of(t, marker) for t in tokens]
 
 
+def word_pieces(tokenizer: PreTrainedTokenizerBase, words: list[str]) -> list[list[int]]:
+    """The token ids of each word as it occurs inside a text, after a space (``▁word``/``Ġword``/``word``)."""
+    return [list(ids) for ids in tokenizer([" " + w for w in words], add_special_tokens=False)["input_ids"]] if words \
+        else []
+
+
 def word_ids(tokenizer: PreTrainedTokenizerBase, words: list[str]) -> list[int]:
-    """The token id of each word as it occurs inside a text (after a space: ``▁word``/``Ġword``/``word``), or the
-    unknown token's id where the word is not one token (``convert_tokens_to_ids`` on a bare word would miss the
-    marker of SentencePiece and byte-level BPE vocabularies)."""
-    encoded = tokenizer([" " + w for w in words], add_special_tokens=False)["input_ids"] if words else []
-    return [ids[0] if len(ids) == 1 else tokenizer.unk_token_id for ids in encoded]
+    """The token id of each word inside a text (:func:`word_pieces`), or the unknown token's id where the word is
+    not one token (``convert_tokens_to_ids`` on a bare word would miss the marker of SentencePiece and byte-level
+    BPE vocabularies)."""
+    return [ids[0] if len(ids) == 1 else tokenizer.unk_token_id for ids in word_pieces(tokenizer, words)]

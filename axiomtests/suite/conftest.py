@@ -10,6 +10,7 @@ import pytest
 
 from axiomtests.claims import CLAIMS, NotComputable
 from circuits.bm25 import BM25, analyze
+from circuits.items import Items, labelled
 from circuits.query_order import seeded_order
 from circuits.semantic_study import Circuit, Source, by_dataset, control_circuits, evaluate_group
 
@@ -130,6 +131,7 @@ def random_word_pairs(pairs, tokenizer, words: list[str], seed: int) -> list:
     from dataclasses import replace
 
     from axiomtests.text import appended
+    from axiomtests.tokens import pieces
     from circuits.bm25 import words as words_of
 
     rng = np.random.default_rng(seed)
@@ -138,8 +140,7 @@ def random_word_pairs(pairs, tokenizer, words: list[str], seed: int) -> list:
         taken = set(words_of(pair.query)) | set(words_of(pair.document))
         for index in rng.permutation(len(words))[:50]:
             word = words[int(index)]
-            pieces = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
-            if word not in taken and len(pieces) == pair.filler.count:
+            if word not in taken and len(pieces(tokenizer, word)) == pair.filler.count:
                 out.append(replace(pair, id=f"RANDOM/{pair.id}", axiom="RANDOM",
                                    perturbed=appended(pair.document, word), inserted=word, term=word))
                 break
@@ -209,13 +210,31 @@ def plot_curve(axiom_session, axiom_report):
     return plot
 
 
-def kept_pairs(result) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(patched, baseline, perturbed, query ids) of the pairs a PatchResult kept after its δ-filter."""
+def kept_pairs(result, ids=None, axiom: str = "") -> tuple[np.ndarray, ...]:
+    """(patched, baseline, perturbed, query ids, pair ids) of the pairs a PatchResult kept after its δ-filter; the
+    pair ids are ``ids`` (one per pair of the result), else ``<axiom>#<index>``."""
     kept = result.estimate.kept
     if not kept.any():
         raise NotComputable(f"no pair's perturbation moved the score by at least δ = {result.settings.get('delta')} "
                             f"(0 of {len(kept)} kept): there is no effect to patch")
-    return result.patched[kept], result.baseline[kept], result.perturbed[kept], np.asarray(result.query_ids)[kept]
+    ids = np.asarray(list(ids) if ids is not None else [f"{axiom}#{n}" for n in range(len(kept))])
+    return (result.patched[kept], result.baseline[kept], result.perturbed[kept], np.asarray(result.query_ids)[kept],
+            ids[kept])
+
+
+def stacked_items(kept: dict, **columns) -> Items:
+    """The items of stacked :func:`kept_pairs` blocks (``StackedPairs.of`` order): per pair its baseline and
+    perturbed score and every head's patched score ``patched[L.H]``, grouped by query, plus ``columns`` (one value
+    per row)."""
+    from circuits.roles import head_labels
+
+    blocks = list(kept.values())
+    patched = np.concatenate([b[0] for b in blocks])
+    heads = list(np.ndindex(*patched.shape[1:]))
+    patched = patched.reshape(len(patched), -1)
+    return Items.of(np.concatenate([b[4] for b in blocks]), np.concatenate([b[3] for b in blocks]),
+                    baseline=np.concatenate([b[1] for b in blocks]), perturbed=np.concatenate([b[2] for b in blocks]),
+                    **columns, **labelled("patched", patched, head_labels(heads)))
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ import pytest
 
 from axiomtests.claims import CLAIMS, Control
 from circuits.axioms import compliance, gains, level_curves, lower_at_end, scores
+from circuits.items import Items
 from circuits.saturation import saturation_ratio, saturation_unmet
-from circuits.stats import group_bootstrap
 
 
 def counterexample(model, strategy, seed: int) -> dict | None:
@@ -42,15 +42,18 @@ def base_pairs(corpus):
 
 
 def compliance_result(claim_id, model, pairs, seed, d: np.ndarray | None = None):
-    ok, details = compliance(gains(model, pairs) if d is None else d, pairs)
-    share, indifference = share_beyond_indifference(ok, [p.query_id for p in pairs], seed)
-    return CLAIMS[claim_id].result(share, control=indifference, **details)
+    d = gains(model, pairs) if d is None else d
+    ok, details = compliance(d, pairs)
+    items = Items.of([p.id for p in pairs], [p.query_id for p in pairs], gain=d, ok=ok)
+    share, indifference = share_beyond_indifference(items, seed)
+    return CLAIMS[claim_id].result(share, control=indifference, items=items, **details)
 
 
-def share_beyond_indifference(ok: np.ndarray, groups, seed: int) -> tuple:
-    """(share of ``ok`` with its CI, the indifference control: 0.5, a rise as likely as a fall)."""
-    share = group_bootstrap(lambda i: float(ok[i].mean()), groups, unit="query", seed=seed)
-    beyond = group_bootstrap(lambda i: float(ok[i].mean()) - 0.5, groups, unit="query", seed=seed)
+def share_beyond_indifference(items: Items, seed: int) -> tuple:
+    """(share of the items' ``ok`` with its CI, the indifference control: 0.5, a rise as likely as a fall)."""
+    ok = items.values["ok"]
+    share = items.bootstrap(lambda i: float(ok[i].mean()), unit="query", seed=seed)
+    beyond = items.bootstrap(lambda i: float(ok[i].mean()) - 0.5, unit="query", seed=seed)
     return share, Control("indifference (a rise as likely as a fall)", 0.5, beyond)
 
 
@@ -80,14 +83,15 @@ def test_stmc1(hooked_model, datasets, base_pairs, axiom_session, check_claim):
     check_claim(result)
 
 
-def saturation_against_a_line(steps: np.ndarray, seed: int) -> tuple:
-    """(saturation ratio, first gain, the straight-line control) of per-query score steps ``[queries, k]``."""
-    queries = range(len(steps))
-    value = group_bootstrap(lambda i: saturation_ratio(steps[i]), queries, unit="query", seed=seed)
-    first = group_bootstrap(lambda i: float(steps[i, 0].mean()), queries, unit="query", seed=seed)
-    linear = Control("a straight line (ratio 1)", 1.0, group_bootstrap(
-        lambda i: saturation_ratio(steps[i]) - 1.0, queries, unit="query", seed=seed))
-    return value, first, linear
+def saturation_against_a_line(qids, steps: np.ndarray, seed: int) -> tuple:
+    """(saturation ratio, first gain, the straight-line control, the items) of per-query score steps
+    ``[queries, k]``, each query its own unit."""
+    items = Items.of(qids, step=steps)
+    value = items.bootstrap(lambda i: saturation_ratio(steps[i]), unit="query", seed=seed)
+    first = items.bootstrap(lambda i: float(steps[i, 0].mean()), unit="query", seed=seed)
+    linear = Control("a straight line (ratio 1)", 1.0, items.bootstrap(
+        lambda i: saturation_ratio(steps[i]) - 1.0, unit="query", seed=seed))
+    return value, first, linear, items
 
 
 def word_curves(model, pairs, words: list[str], seed: int) -> np.ndarray:
@@ -112,17 +116,19 @@ def word_curves(model, pairs, words: list[str], seed: int) -> np.ndarray:
 @pytest.mark.claim("axiom.tfc2")
 def test_tfc2(hooked_model, datasets, control_words, report_section, axiom_session, plot_curve, check_claim):
     chains = {variant: [p for p in datasets["TFC2"] if p.variant == variant] for variant in ("appended", "pronoun")}
-    curves = {variant: level_curves(hooked_model, pairs)[1] for variant, pairs in chains.items()}
+    qids, curves = {}, {}
+    for variant, pairs in chains.items():
+        qids[variant], curves[variant] = level_curves(hooked_model, pairs)
     curves["random word appended"] = word_curves(hooked_model, chains["appended"], control_words, axiom_session.seed)
     term, word = (np.diff(curves[k], axis=1) for k in ("appended", "random word appended"))
     steps = term - word  # [queries, k]: what the query term adds beyond any appended token
-    value, first, linear = saturation_against_a_line(steps, axiom_session.seed)
+    value, first, linear, items = saturation_against_a_line(qids["appended"], steps, axiom_session.seed)
     report_section("TFC2 mean score by occurrences", [
         {"variant": v, **{f"k={k}": float(m[:, k].mean()) for k in range(m.shape[1])}} for v, m in curves.items()])
     plot_curve("tfc2_saturation", range(curves["appended"].shape[1]), curves,
                title="TFC2: score by occurrences of a query term", xlabel="occurrences k", ylabel="score")
     check_claim(CLAIMS["axiom.tfc2"].result(
-        value, control=linear, unmet=saturation_unmet(first, value.value), queries=len(steps),
+        value, control=linear, unmet=saturation_unmet(first, value.value), items=items, queries=len(steps),
         first_gain=first.as_dict(), later_gains=[float(g) for g in steps[:, 1:].mean(0)],
         term_only_ratio=saturation_ratio(term), random_word_ratio=saturation_ratio(word),
         pronoun_ratio=saturation_ratio(np.diff(curves["pronoun"], axis=1))))
@@ -138,7 +144,8 @@ def test_lnc1(hooked_model, datasets, report_section, axiom_session, plot_curve,
     plot_curve("lnc1_length", range(matrix.shape[1]), {"LNC1": matrix},
                title="LNC1: score by appended irrelevant sentences", xlabel="sentences appended",
                ylabel="score")
-    share, indifference = share_beyond_indifference(lower, qids, axiom_session.seed)
+    items = Items.of(qids, qids, score=matrix, ok=lower)
+    share, indifference = share_beyond_indifference(items, axiom_session.seed)
     check_claim(CLAIMS["axiom.lnc1"].result(
-        share, control=indifference, queries=len(lower),
+        share, control=indifference, items=items, queries=len(lower),
         mean_drop=float((matrix[:, 0] - matrix[:, -1]).mean())))

@@ -8,8 +8,8 @@ import pytest
 from axiomtests.claims import CLAIMS, Control, NotComputable
 from circuits.editing import demoted
 from circuits.idf import edit_idf
+from circuits.items import Items, labelled
 from circuits.ranking import mean_ndcg
-from circuits.stats import group_bootstrap
 from circuits.vocabulary import word_ids
 
 INJECTION_GAIN = CLAIMS["edit.adversarial"].extra["injection_gain"]  # an injection is an attack above this gain
@@ -82,16 +82,20 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
         "unsafe_single_wordpiece_words": len(words), "pairs": len(pairs), "attacks": int(len(attacks)),
         "edit_steps": EDIT_STEPS, "ndcg10_before": before, "ndcg10_after": after,
         "ndcg_retention": after / before if before else None, "held_out_queries": len({r[0] for r in rankings})})
-    share, control = demotion_beyond_random(own, controls, [pairs[a].query_id for a in attacks], axiom_session.seed)
+    share, control, items = demotion_beyond_random([pairs[a].id for a in attacks], own, controls,
+                                                   [pairs[a].query_id for a in attacks], axiom_session.seed)
     check_claim(claim.result(
-        share, control=control, attacks=int(len(attacks)), ndcg_retention=after / before if before else None,
+        share, control=control, items=items, attacks=int(len(attacks)),
+        ndcg_retention=after / before if before else None,
         mean_injection_gain=float((injected - clean)[attacks].mean())))
 
 
-def demotion_beyond_random(own: np.ndarray, controls: np.ndarray, groups, seed: int) -> tuple:
-    """(the share of attacks demoted by the U0 edit, ``own`` ``[attacks]``, bootstrapped over ``groups``; the
-    control: the mean share along the random directions, ``controls`` ``[attacks, directions]``)."""
-    share = group_bootstrap(lambda i: float(own[i].mean()), groups, unit="query", seed=seed)
-    beyond = group_bootstrap(lambda i: float(own[i].mean() - controls[i].mean()), groups, unit="query", seed=seed)
+def demotion_beyond_random(ids, own: np.ndarray, controls: np.ndarray, groups, seed: int) -> tuple:
+    """(the share of attacks ``ids`` demoted by the U0 edit, ``own`` ``[attacks]``, bootstrapped over ``groups``;
+    the control: the mean share along the random directions, ``controls`` ``[attacks, directions]``; the items)."""
+    items = Items.of(ids, groups, demoted=own, **labelled("demoted_by_random_direction", controls,
+                                                          range(controls.shape[1])))
+    share = items.bootstrap(lambda i: float(own[i].mean()), unit="query", seed=seed)
+    beyond = items.bootstrap(lambda i: float(own[i].mean() - controls[i].mean()), unit="query", seed=seed)
     return share, Control(f"{controls.shape[1]} random directions ⟂ v0 signed by U0's rule, same step",
-                          float(controls.mean()), beyond)
+                          float(controls.mean()), beyond), items

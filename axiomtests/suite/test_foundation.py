@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import torch
 
+from circuits.items import Items
 from circuits.report import ClaimResult
 
 TOLERANCE = 1e-5  # absolute, against HF eager attention: the same arithmetic, so in practice exactly 0
 
 
-def sample_pairs(corpus, n: int, seed: int) -> list[tuple[str, str]]:
-    """``n`` (query, document) pairs, seeded, from each query's retrieved (else judged) documents."""
+def sample_pairs(corpus, n: int, seed: int) -> list[tuple[str, str, str]]:
+    """``n`` (pair id ``<query id>/<doc id>``, query, document), seeded, from each query's retrieved (else judged)
+    documents."""
     rng = random.Random(seed)
     pool = [(qid, did) for qid in sorted(corpus.queries)
             for did in (corpus.retrieved.get(qid) or sorted(corpus.qrels.get(qid, {}))) if did in corpus.docs]
     chosen = rng.sample(pool, min(n, len(pool)))
-    return [(corpus.queries[q], corpus.docs[d]) for q, d in chosen]
+    return [(f"{q}/{d}", corpus.queries[q], corpus.docs[d]) for q, d in chosen]
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +30,10 @@ def logits(hooked_model, corpus, axiom_session) -> dict:
     plain HF with eager and with SDPA attention; plus how many documents were truncated."""
     from transformers import AutoModelForSequenceClassification
 
-    pairs = sorted(sample_pairs(corpus, axiom_session.pairs, axiom_session.seed), key=lambda p: len(p[1]))
-    batches = [hooked_model.tokenize(*map(list, zip(*pairs[i:i + 16]))) for i in range(0, len(pairs), 16)]
-    out = {"pairs": len(pairs), "truncated": sum(b.n_truncated for b in batches)}
+    pairs = sorted(sample_pairs(corpus, axiom_session.pairs, axiom_session.seed), key=lambda p: len(p[2]))
+    batches = [hooked_model.tokenize([q for _, q, _ in pairs[i:i + 16]], [d for _, _, d in pairs[i:i + 16]])
+               for i in range(0, len(pairs), 16)]
+    out = {"pairs": len(pairs), "ids": [pid for pid, _, _ in pairs], "truncated": sum(b.n_truncated for b in batches)}
     with torch.inference_mode():
         out["hooked"] = torch.cat([hooked_model.logits(b) for b in batches])
         for implementation in ("eager", "sdpa"):
@@ -48,7 +52,7 @@ def logits(hooked_model, corpus, axiom_session) -> dict:
 
 
 @pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
-def test_scores_equal_plain_hugging_face(logits, axiom_report, report_section, attn_implementation):
+def test_scores_equal_plain_hugging_face(logits, record_check, report_section, attn_implementation):
     """Faithfulness gate: |hooked logit − HF logit| over sampled corpus pairs.
 
     Against HF eager (the arithmetic the hooks wrap): at most 1e-5. Against HF's default SDPA kernel, whose
@@ -67,14 +71,20 @@ def test_scores_equal_plain_hugging_face(logits, axiom_report, report_section, a
                                     "truncated_documents": logits["truncated"],
                                     f"max_abs_logit_diff_{attn_implementation}": worst})
     threshold = f"<= {TOLERANCE}" + (" + |HF eager − HF sdpa|" if attn_implementation == "sdpa" else "")
-    axiom_report.add(ClaimResult(
+    record_check(ClaimResult(
         id=f"foundation.faithful_{attn_implementation}", status="pass" if excess <= 0 else "fail", value=worst,
         threshold=threshold, statement="hooked logits equal plain Hugging Face logits",
         provenance="prior-art §8.1 (no anchor checks this)",
         details={"pairs": logits["pairs"],
-                 "hf_eager_vs_sdpa_max_abs": None if kernel_gap is None else kernel_gap.max().item()}))
+                 "hf_eager_vs_sdpa_max_abs": None if kernel_gap is None else kernel_gap.max().item()},
+        items=Items.of(logits["ids"], abs_logit_diff=per_pair(diff), allowed=per_pair(allowed))))
     assert excess <= 0, (f"hooked model differs from Hugging Face ({attn_implementation}) by up to {worst:.3g}, "
                          f"beyond {threshold}")
+
+
+def per_pair(values: torch.Tensor) -> np.ndarray:
+    """The largest entry of each pair's row (its logits)."""
+    return values.reshape(len(values), -1).max(1).values.double().cpu().numpy()
 
 
 def test_default_checkpoint_model_card(axiom_session, hooked_model, report_section):

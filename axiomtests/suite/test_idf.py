@@ -9,6 +9,7 @@ from scipy import stats
 from axiomtests.claims import CLAIMS, Control
 from circuits.axioms import gains
 from circuits.editing import edit_curves, gap_changes, idf_dependence, monotonicity
+from circuits.items import Items, labelled
 from circuits.stats import group_bootstrap
 from circuits.vocabulary import whole_words, word_ids
 
@@ -20,11 +21,13 @@ def test_u0_tracks_idf(hooked_model, vocab_idf, spectrum, axiom_session, check_c
     idf, sources = vocab_idf
     spectrum, mask = spectrum  # a singular vector's sign is arbitrary: canonical r <= 0
     u, v = spectrum.u0[mask], idf[mask]
-    r = group_bootstrap(lambda i: float(np.corrcoef(u[i], v[i])[0, 1]), np.arange(len(u)),
-                        unit="vocabulary token", seed=axiom_session.seed)
+    tokens = hooked_model.tokenizer.convert_ids_to_tokens(np.nonzero(mask)[0].tolist())
+    items = Items.of(tokens, u0=u, idf=v)
+    r = items.bootstrap(lambda i: float(np.corrcoef(u[i], v[i])[0, 1]), unit="vocabulary token",
+                        seed=axiom_session.seed)
     with_fallback = np.array([w is not None for w in whole_words(hooked_model.tokenizer)]) & (sources != "absent")
     check_claim(CLAIMS["idf.u0"].result(
-        r, tokens=int(mask.sum()), sign_rule=spectrum.sign_rule,
+        r, items=items, tokens=int(mask.sum()), sign_rule=spectrum.sign_rule,
         spearman=float(stats.spearmanr(spectrum.u0[mask], idf[mask])[0]),
         r_with_wordfreq_estimates=float(np.corrcoef(spectrum.u0[with_fallback], idf[with_fallback])[0, 1]),
         tokens_with_wordfreq_estimates=int(with_fallback.sum())))
@@ -53,7 +56,7 @@ def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, vocab_idf
     directions = signed_random_directions(hooked_model, spectrum, claim.extra["random_directions"], axiom_session.seed,
                                           vocab_idf[0], mask)
     controls = gap_changes(hooked_model, spectrum, examples, EDIT_STEPS, directions)
-    rank, unmet = edit_beyond_random(gaps, controls, queries, axiom_session.seed)
+    rank, unmet, items = edit_beyond_random(gaps, controls, queries, axiom_session.seed)
     rows = [{"steps": steps, "doc1 (repeats tok1)": float(doc1_scores[:, k].mean()),
              "doc2 (repeats tok2)": float(doc2_scores[:, k].mean()), "gap": float(gaps[:, k].mean())}
             for k, steps in enumerate(EDIT_STEPS)]
@@ -64,7 +67,8 @@ def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, vocab_idf
                title="U0 editing: raising token 1's IDF", xlabel="IDF edit of token 1 (std of U0)",
                ylabel="score")
     check_claim(claim.result(
-        rank, unmet=unmet, queries=len(examples), gaps=[r["gap"] for r in rows], rho=monotonicity(EDIT_STEPS, gaps),
+        rank, unmet=unmet, items=items, queries=len(examples), gaps=[r["gap"] for r in rows],
+        rho=monotonicity(EDIT_STEPS, gaps),
         gap_change=float((gaps[:, -1] - gaps[:, 0]).mean()),
         random_direction_gap_changes=[float(c) for c in controls.mean(0)]))
 
@@ -72,14 +76,18 @@ def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, vocab_idf
 def edit_beyond_random(gaps: np.ndarray, controls: np.ndarray, queries, seed: int) -> tuple:
     """(the percentile rank of U0's gap change ``gaps`` ``[queries, steps]`` among the random directions' changes
     ``controls`` ``[queries, directions]``, bootstrapped over queries; why the claim is unmet when the gap does
-    not move monotonically along U0, else None)."""
+    not move monotonically along U0, else None; the items: per example its gap at every step and each random
+    direction's gap change)."""
     from circuits.controls import percentile_rank
 
-    rank = percentile_rank(gaps[:, -1] - gaps[:, 0], controls, queries, unit="query", seed=seed)
+    items = Items.of([f"{q}#{n}" for n, q in enumerate(queries)], queries,
+                     **labelled("gap", gaps, [f"{s:g}" for s in EDIT_STEPS]),
+                     **labelled("random_direction_change", controls, range(controls.shape[1])))
+    rank = percentile_rank(gaps[:, -1] - gaps[:, 0], controls, items.units, unit="query", seed=seed)
     rho, least = monotonicity(EDIT_STEPS, gaps), CLAIMS["idf.u0_edit"].extra["monotonic_rho"]
     unmet = None if rho >= least else (f"the gap does not move monotonically with U0's edit: Spearman ρ = {rho:.3f} "
                                        f"< {least}")
-    return rank, unmet
+    return rank, unmet, items
 
 
 @pytest.mark.claim("idf.u0_causal")
@@ -108,9 +116,11 @@ def test_the_model_reads_idf_from_u0(hooked_model, datasets, tfc1_gains, vocab_i
         with without_direction(hooked_model, direction):
             controls.append(gains(hooked_model, pairs))
 
-    value, control = dependence_lost(intact, ablated, controls, term_idf, qids, axiom_session.seed)
+    items = Items.of([p.id for p in pairs], qids, term_idf=term_idf, gain=intact, gain_without_u0=ablated,
+                     **labelled("gain_without_random_direction", np.array(controls).T, range(len(controls))))
+    value, control = dependence_lost(intact, ablated, controls, term_idf, items.units, axiom_session.seed)
     check_claim(claim.result(
-        value, control=control, pairs=len(pairs), r_gain_idf_intact=idf_dependence(intact, term_idf),
+        value, control=control, items=items, pairs=len(pairs), r_gain_idf_intact=idf_dependence(intact, term_idf),
         r_gain_idf_without_u0=idf_dependence(ablated, term_idf),
         tfc1_gain_intact=float(intact.mean()), tfc1_gain_without_u0=float(ablated.mean()),
         tfc1_share_without_u0=float((ablated > 0).mean())))

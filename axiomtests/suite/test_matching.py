@@ -13,10 +13,10 @@ import pytest
 from axiomtests.claims import CLAIMS, Control
 from circuits.axioms import levels
 from circuits.controls import matched_head_sets, percentile_rank
+from circuits.items import Items, labelled
 from circuits.matching import attention_by_level
 from circuits.roles import head_labels, same_layer_heads
 from circuits.saturation import saturation_ratio, saturation_unmet
-from circuits.stats import group_bootstrap
 
 
 PREFERENCE_RANK = 0.95  # the matching heads must prefer the repeated term more than 95% of control head sets
@@ -25,35 +25,38 @@ PREFERENCE_RANK = 0.95  # the matching heads must prefer the repeated term more 
 @pytest.mark.claim("mh.similarity")
 def test_matching_heads_attend_by_similarity(matching_heads, axiom_session, check_claim):
     _, r_held, heads = matching_heads
-    gap, mh, others = similarity_gap(r_held, heads, axiom_session.seed)
+    gap, mh, others, items = similarity_gap(r_held, heads, axiom_session.seed)
     check_claim(CLAIMS["mh.similarity"].result(
-        gap, matching_heads=head_labels(heads), mean_r_matching=mh, mean_r_others=others,
+        gap, items=items, matching_heads=head_labels(heads), mean_r_matching=mh, mean_r_others=others,
         r_map_held_out=np.round(r_held, 4).tolist()))
 
 
 def similarity_gap(r_held: np.ndarray, heads, seed: int) -> tuple:
     """(matching heads' mean held-out similarity r minus the other heads', bootstrapped over heads within each
-    group; the two means)."""
+    group; the two means; the items: every head with a finite r, each its own unit)."""
     chosen = np.zeros(r_held.shape, bool)
     for layer, head in heads:
         chosen[layer, head] = True
     finite = np.isfinite(r_held).ravel()
     r, is_mh = r_held.ravel()[finite], chosen.ravel()[finite]
-    gap = group_bootstrap(lambda i: float(r[i][is_mh[i]].mean() - r[i][~is_mh[i]].mean()), np.arange(len(r)),
-                          unit="head", strata=is_mh, seed=seed)
-    return gap, float(np.nanmean(r_held[chosen])), float(np.nanmean(r_held[~chosen]))
+    labels = np.array(head_labels(np.ndindex(*r_held.shape)))[finite]
+    items = Items.of(labels, r_held_out=r, matching_head=is_mh)
+    gap = items.bootstrap(lambda i: float(r[i][is_mh[i]].mean() - r[i][~is_mh[i]].mean()), unit="head",
+                          strata=is_mh, seed=seed)
+    return gap, float(np.nanmean(r_held[chosen])), float(np.nanmean(r_held[~chosen])), items
 
 
-def saturation_against_uniform(matrix: np.ndarray, null: np.ndarray, seed: int) -> tuple:
+def saturation_against_uniform(qids, matrix: np.ndarray, null: np.ndarray, seed: int) -> tuple:
     """(saturation ratio of attention by level ``[queries, levels]``, its first increment, the control: the ratio
-    of uniform attention ``null`` on the same texts), bootstrapped over queries."""
+    of uniform attention ``null`` on the same texts, the items: per query both curves), bootstrapped over
+    queries."""
     steps, null_steps = np.diff(matrix, axis=1), np.diff(null, axis=1)
-    queries = range(len(steps))
-    value = group_bootstrap(lambda i: saturation_ratio(steps[i]), queries, unit="query", seed=seed)
-    first = group_bootstrap(lambda i: float(steps[i, 0].mean()), queries, unit="query", seed=seed)
-    beyond = group_bootstrap(lambda i: saturation_ratio(steps[i]) - saturation_ratio(null_steps[i]), queries,
-                             unit="query", seed=seed)
-    return value, first, Control("uniform attention", saturation_ratio(null_steps), beyond)
+    items = Items.of(qids, attention=matrix, uniform=null)
+    value = items.bootstrap(lambda i: saturation_ratio(steps[i]), unit="query", seed=seed)
+    first = items.bootstrap(lambda i: float(steps[i, 0].mean()), unit="query", seed=seed)
+    beyond = items.bootstrap(lambda i: saturation_ratio(steps[i]) - saturation_ratio(null_steps[i]), unit="query",
+                             seed=seed)
+    return value, first, Control("uniform attention", saturation_ratio(null_steps), beyond), items
 
 
 @pytest.mark.claim("mh.saturation")
@@ -66,7 +69,8 @@ def test_matching_attention_saturates(hooked_model, datasets, matching_heads, re
     per_head = attention_by_level(hooked_model, pairs, every, "term", per_head=True)  # [queries, levels, heads]
     matrix = per_head[:, :, [every.index(h) for h in heads]].mean(-1)
     null = attention_by_level(hooked_model, pairs, heads, "term", uniform=True)
-    value, first, uniform = saturation_against_uniform(matrix, null, axiom_session.seed)
+    value, first, uniform, items = saturation_against_uniform(sorted({p.query_id for p in pairs}), matrix, null,
+                                                              axiom_session.seed)
     controls = matched_head_sets(heads, hooked_model.cfg.n_heads, claim.extra["control_sets"], axiom_session.seed)
     preference = term_preference(per_head, every, heads, controls, axiom_session.seed)
     report_section("matching heads: attention to the repeated term (TFC2)", {
@@ -76,7 +80,8 @@ def test_matching_attention_saturates(hooked_model, datasets, matching_heads, re
                ylabel="attention to the term")
     check_claim(claim.result(
         value, control=uniform, unmet=saturation_unmet(first, value.value) or preference_unmet(preference),
-        queries=len(matrix), first_increment=first.as_dict(), term_preference_percentile=preference.as_dict(),
+        items=items, queries=len(matrix), first_increment=first.as_dict(),
+        term_preference_percentile=preference.as_dict(),
         matching_heads=head_labels(heads)))
 
 
@@ -98,9 +103,12 @@ def preference_unmet(preference) -> str | None:
             "token saturates on it by softmax arithmetic, so the plateau is not evidence of matching")
 
 
-def head_set_percentile(own: np.ndarray, controls: np.ndarray, qids, heads, control_sets, seed: int, **details):
-    """The percentile rank of the matching heads' per-pair effect among their control sets', with details."""
-    return percentile_rank(own, controls, qids, unit="query", seed=seed), {
+def head_set_percentile(ids, own: np.ndarray, controls: np.ndarray, qids, heads, control_sets, seed: int,
+                        **details):
+    """The percentile rank of the matching heads' per-item effect among their control sets' (items ``ids``, grouped
+    by query), with details and the items."""
+    items = Items.of(ids, qids, matching_heads=own, **labelled("control_set", controls, range(controls.shape[1])))
+    return percentile_rank(own, controls, items.units, unit="query", seed=seed), items, {
         "matching_heads": head_labels(heads), "matching_heads_effect": float(own.mean()),
         "control_sets": len(control_sets), "control_effect_mean": float(controls.mean()),
         "control_effect_p95": float(np.percentile(controls.mean(0), 95)),
@@ -124,14 +132,15 @@ def test_matching_heads_carry_the_length_signal(hooked_model, datasets, matching
     s_short, s_long = (hooked_model.scores_cls_last(b).double().cpu().numpy() for b in (short, long))
     patched = patch_query_outputs(hooked_model, short, long, [heads, *controls])
     drop = s_short[:, None] - patched  # [queries, 1 + sets]: the score lost to the longer document's outputs
-    value, details = head_set_percentile(drop[:, 0], drop[:, 1:], qids, heads, controls, axiom_session.seed)
+    value, items, details = head_set_percentile(qids, drop[:, 0], drop[:, 1:], qids, heads, controls,
+                                                axiom_session.seed)
     matrix = attention_by_level(hooked_model, datasets["LNC1"], heads, "doc")
     report_section("matching heads: query→document attention (LNC1)", {
         f"i={i}": float(m) for i, m in enumerate(matrix.mean(0))})
     plot_curve("mh_length", range(matrix.shape[1]), {"matching heads": matrix},
                title="Matching heads: query→document attention by length (LNC1)", xlabel="sentences appended",
                ylabel="attention to the document")
-    check_claim(claim.result(value, queries=len(qids), sentences_appended=max(top.values()),
+    check_claim(claim.result(value, items=items, queries=len(qids), sentences_appended=max(top.values()),
                              lnc1_score_drop=float((s_short - s_long).mean()), **details))
 
 
@@ -141,12 +150,12 @@ def test_ablating_matching_heads_removes_the_tfc1_gain(hooked_model, patching_se
     claim = CLAIMS["mh.ablation"]
     heads = matching_heads[2]
     controls = matched_head_sets(heads, hooked_model.cfg.n_heads, claim.extra["control_sets"], axiom_session.seed)
-    _, pairs = patching_sets["TFC1"]
+    chosen, pairs = patching_sets["TFC1"]
     intact, lost = gain_lost(hooked_model, pairs, [heads, *controls])
-    value, details = head_set_percentile(lost[:, 0], lost[:, 1:], pairs.query_ids, heads, controls,
-                                         axiom_session.seed, tfc1_gain=float(intact.mean()))
+    value, items, details = head_set_percentile([p.id for p in chosen], lost[:, 0], lost[:, 1:], pairs.query_ids,
+                                                heads, controls, axiom_session.seed, tfc1_gain=float(intact.mean()))
     check_claim(claim.result(
-        value, reference="mean z over the real tokens of the padded TFC1 baselines (one vector per head)",
+        value, items=items, reference="mean z over the real tokens of the padded TFC1 baselines (one vector per head)",
         **details))
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS
-from axiomtests.suite.test_axioms import saturation_against_a_line, share_beyond_indifference
-from circuits.axioms import compliance, gains, level_curves, lower_at_end
+from axiomtests.suite.test_axioms import compliance_result, saturation_against_a_line, share_beyond_indifference
+from circuits.axioms import compliance, level_curves, lower_at_end
+from circuits.items import Items
 from circuits.bm25 import BM25, analyze
 from circuits.saturation import saturation_unmet
 
@@ -58,7 +59,8 @@ def synthetic(seed: int = 0):
         doc = f"{body} {term}"
         docs.append(doc)
         q = SimpleNamespace(query=f"{term} {other}", query_id=f"q{n}", term=term)
-        tfc1.append(SimpleNamespace(**vars(q), document=doc, perturbed=f"{doc} {term}", stratum="tf1"))
+        tfc1.append(SimpleNamespace(**vars(q), id=f"TFC1/q{n}", document=doc, perturbed=f"{doc} {term}",
+                                    stratum="tf1"))
         word = rng.choice([w for w in TOPIC if w not in (term, other)])
         for variant, added in (("term", term), ("word", word)):  # the query term, and a random word in its place
             texts = [body + f" {added}" * k for k in range(5)]
@@ -71,22 +73,23 @@ def synthetic(seed: int = 0):
 
 
 def tfc1_verdict(model, pairs) -> bool:
-    ok, _ = compliance(gains(model, pairs), pairs)
-    share, indifference = share_beyond_indifference(ok, [p.query_id for p in pairs], seed=0)
-    return CLAIMS["axiom.tfc1"].result(share, control=indifference).status == "pass"
+    result = compliance_result("axiom.tfc1", model, pairs, seed=0)
+    assert result.items.ids == tuple(p.id for p in pairs) and result.items.n_units == len({p.query_id for p in pairs})
+    return result.status == "pass"
 
 
 def tfc2_verdict(model, pairs) -> bool:
-    term, word = (np.diff(level_curves(model, [p for p in pairs if p.variant == v])[1], axis=1)
-                  for v in ("term", "word"))
-    value, first, line = saturation_against_a_line(term - word, seed=0)
-    return CLAIMS["axiom.tfc2"].result(value, control=line, unmet=saturation_unmet(first, value.value)).status == "pass"
+    (qids, term), (_, word) = (level_curves(model, [p for p in pairs if p.variant == v]) for v in ("term", "word"))
+    value, first, line, items = saturation_against_a_line(qids, np.diff(term, axis=1) - np.diff(word, axis=1), seed=0)
+    result = CLAIMS["axiom.tfc2"].result(value, control=line, unmet=saturation_unmet(first, value.value), items=items)
+    return result.status == "pass"
 
 
 def lnc1_verdict(model, pairs) -> bool:
     qids, matrix = level_curves(model, pairs)
-    share, indifference = share_beyond_indifference(lower_at_end(matrix), qids, seed=0)
-    return CLAIMS["axiom.lnc1"].result(share, control=indifference).status == "pass"
+    items = Items.of(qids, qids, score=matrix, ok=lower_at_end(matrix))
+    share, indifference = share_beyond_indifference(items, seed=0)
+    return CLAIMS["axiom.lnc1"].result(share, control=indifference, items=items).status == "pass"
 
 
 @pytest.fixture(scope="module")

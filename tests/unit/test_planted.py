@@ -61,7 +61,8 @@ def matching(model):
 def test_matching_heads_attend_by_similarity_only_when_planted(model, matching):
     kind, _ = model
     heads, r_held = matching
-    gap, _, _ = similarity_gap(r_held, heads, seed=0)
+    gap, _, _, items = similarity_gap(r_held, heads, seed=0)
+    assert len(items) == np.isfinite(r_held).sum() and items.values["matching_head"].sum() == len(heads)
     status = CLAIMS["mh.similarity"].result(gap).status
     assert (status, heads == [(0, 0)]) == (("pass", True) if kind == "planted" else ("fail", False)), (heads, gap)
 
@@ -90,7 +91,7 @@ def saturation(m, heads) -> tuple:
     per_head = attention_by_level(m, pairs, every, "term", per_head=True)
     matrix = per_head[:, :, [every.index(h) for h in heads]].mean(-1)
     null = attention_by_level(m, pairs, heads, "term", uniform=True)
-    value, first, uniform = saturation_against_uniform(matrix, null, seed=0)
+    value, first, uniform, _ = saturation_against_uniform(sorted({p.query_id for p in pairs}), matrix, null, seed=0)
     preference = term_preference(per_head, every, heads, matched_head_sets(heads, m.cfg.n_heads, 50, 0), seed=0)
     unmet = saturation_unmet(first, value.value) or preference_unmet(preference)
     claim = CLAIMS["mh.saturation"]
@@ -150,8 +151,9 @@ def test_path_patching_finds_the_planted_scoring_head_late_and_alone(tmp_path, k
     results = {}
     for axiom, appended in (("TFC1", term), ("STMC1", synonym)):
         results[axiom] = path_patch(m, aligned(m, appended_pairs(40, 3, appended)), seed=0)
-    value, flat, held_out = late_concentration(results, late_from=1, seed=0)
-    result = CLAIMS["rsh.path_to_logit"].result(value, control=flat, held_out=held_out)
+    value, flat, held_out, items = late_concentration(results, late_from=1, seed=0)
+    result = CLAIMS["rsh.path_to_logit"].result(value, control=flat, held_out=held_out, items=items)
+    assert {"baseline", "perturbed", "selection_half", "patched[2.0]"} <= set(items.values)
     assert result.status == ("fail" if knocked_out else "pass"), (result, results["TFC1"].top(4))
     if not knocked_out:
         assert results["TFC1"].top(1)[0][0] == results["STMC1"].top(1)[0][0] == "2.0"
@@ -198,7 +200,7 @@ def test_the_planted_scoring_head_weights_query_tokens_by_idf_and_a_random_one_d
     pairs = matching_pairs()
     idf = planted_idf(len(m.tokenizer))
     heads, others = [(2, 0)], [(2, 1), (2, 2), (2, 3)]  # the planted scoring head, and the rest of its layer
-    value, _, control = idf_attention(m, pairs, heads, idf, "cls", 0, lambda r: np.nanmean(np.abs(r)), others)
+    value, _, control, _ = idf_attention(m, pairs, heads, idf, "cls", 0, lambda r: np.nanmean(np.abs(r)), others)
     status = CLAIMS["rsh.attention_idf"].result(value, control=control).status
     assert status == ("pass" if kind == "planted" else "fail"), (value, control)
 
@@ -214,7 +216,7 @@ def appended_pairs(n: int, seed: int, appended) -> list[SimpleNamespace]:
         query = [first, *rng.choice([w for w in WORDS if w != first], 2, replace=False)]
         doc = list(rng.choice([w for w in WORDS if w not in query], 8))
         text = " ".join(doc)
-        out.append(SimpleNamespace(query_id=f"q{i}", query=" ".join(query), document=f"{text} a",
+        out.append(SimpleNamespace(id=f"p{i}", query_id=f"q{i}", query=" ".join(query), document=f"{text} a",
                                    baseline=f"{text} a", perturbed=f"{text} {appended(query, doc, rng)}",
                                    stratum="planted"))
     return out
@@ -248,8 +250,8 @@ def test_exact_and_semantic_matches_share_the_planted_path_beyond_a_random_word(
     results = {}
     for axiom, appended in (("TFC1", term), ("STMC1", synonym), ("RANDOM", random_word)):
         results[axiom] = path_patch(m, aligned(m, appended_pairs(40, 7, appended)), seed=0)
-    value, control = agreement_beyond_random(kept_with_random(results), seed=0)
-    status = CLAIMS["rsh.tfc1_vs_stmc1"].result(value, control=control).status
+    value, control, items = agreement_beyond_random(kept_with_random(results), seed=0)
+    status = CLAIMS["rsh.tfc1_vs_stmc1"].result(value, control=control, items=items).status
     assert status == ("pass" if kind == "planted" else "fail"), (value, control, results["TFC1"].top(3))
 
 
@@ -262,7 +264,8 @@ def test_the_planted_contextualisation_heads_are_found_and_weight_by_idf_a_rando
     pairs = aligned(m, appended_pairs(40, 8, term))
     scoring = heads_above_cut(path_patch(m, pairs, seed=0).effect)
     qch, _ = contextualisation_heads(m, pairs, scoring, matching[0], seed=0)
-    value, per_head, _ = idf_attention(m, matching_pairs(), qch, planted_idf(len(m.tokenizer)), "query", 0, np.mean)
+    value, per_head, _, _ = idf_attention(m, matching_pairs(), qch, planted_idf(len(m.tokenizer)), "query", 0,
+                                          np.mean)
     status = CLAIMS["qch.idf"].result(value).status
     if kind == "planted":
         assert (sorted(qch), scoring, status) == ([(1, 0), (1, 1)], [(2, 0)], "pass"), (qch, scoring, value)
@@ -288,7 +291,7 @@ def test_raising_idf_through_u0_widens_the_gap_beyond_random_edits_only_when_pla
     gaps = np.subtract(*edit_curves(m, spectrum, examples, EDIT_STEPS))
     claim = CLAIMS["idf.u0_edit"]
     directions = signed_random_directions(m, spectrum, claim.extra["random_directions"], 0, idf)
-    rank, unmet = edit_beyond_random(gaps, gap_changes(m, spectrum, examples, EDIT_STEPS, directions), queries, 0)
+    rank, unmet, _ = edit_beyond_random(gaps, gap_changes(m, spectrum, examples, EDIT_STEPS, directions), queries, 0)
     result = claim.result(rank, unmet=unmet)
     assert result.status == ("pass" if kind == "planted" else "fail"), (result, len(examples))
 
@@ -320,8 +323,9 @@ def test_patching_the_matching_head_from_a_longer_document_lowers_the_score_only
     target, source = m.tokenize(queries, short), m.tokenize(queries, long)
     drop = m.scores_cls_last(target).double().numpy()[:, None] - patch_query_outputs(m, target, source,
                                                                                    [heads, *controls])
-    value, details = head_set_percentile(drop[:, 0], drop[:, 1:], queries, heads, controls, seed=0)
-    result = claim.result(value, **details)
+    value, items, details = head_set_percentile(range(len(queries)), drop[:, 0], drop[:, 1:], queries, heads,
+                                                controls, seed=0)
+    result = claim.result(value, items=items, **details)
     assert result.status == ("pass" if variant == "length-normalised" else "fail"), result
 
 
@@ -359,8 +363,8 @@ def test_lowering_an_injected_terms_idf_demotes_the_document_only_when_idf_is_si
     own = demoted(m, spectrum, ids, EDIT_STEPS, *attacked)
     directions = signed_random_directions(m, spectrum, claim.extra["random_directions"], 0, idf)
     controls = np.array([demoted(m, spectrum, ids, EDIT_STEPS, *attacked, d) for d in directions]).T
-    share, control = demotion_beyond_random(own, controls, [queries[i] for i in attacks], seed=0)
-    result = claim.result(share, control=control)
+    share, control, items = demotion_beyond_random(attacks, own, controls, [queries[i] for i in attacks], seed=0)
+    result = claim.result(share, control=control, items=items)
     assert result.status == ("pass" if variant == "signed-idf" else "fail"), (result, len(attacks))
 
 
@@ -391,8 +395,10 @@ def test_semantic_bm_on_the_planted_circuit_beats_bm25_and_control_circuits_and_
         source = Source("planted", BM25(analyze(p.document) for p in pairs), judged)
         evaluated[length] = evaluate_group(m, pairs, Circuit(heads, -spectrum.u0), controls, lambda _: source,
                                            seed=0)
-    fit = CLAIMS["semantic_bm.fit"].result(*fit_beyond_bm25(*evaluated[3], seed=0))
-    median, circuits, unmet, _ = generalization_beyond_bm25([row for row, _ in evaluated.values()], seed=0)
-    general = CLAIMS["semantic_bm.generalization"].result(median, control=circuits, unmet=unmet)
+    gain, control, items = fit_beyond_bm25(*evaluated[3], seed=0)
+    fit = CLAIMS["semantic_bm.fit"].result(gain, control=control, items=items)
+    median, circuits, unmet, _, items = generalization_beyond_bm25([row for row, _ in evaluated.values()], seed=0,
+                                                                   lengths=list(evaluated))
+    general = CLAIMS["semantic_bm.generalization"].result(median, control=circuits, unmet=unmet, items=items)
     expected = "pass" if kind == "planted" else "fail"
     assert (fit.status, general.status) == (expected, expected), (fit, general)

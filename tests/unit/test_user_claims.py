@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
 
 from axiomtests.cli import main
+from circuits.report import load_report
 
 pytest_plugins = ("pytester",)
 
@@ -26,8 +28,8 @@ def pytest_axiomtests_claims(config):
 MEASURE = '''
 import pytest
 from axiomtests.claims import CLAIMS
+from circuits.items import Items
 from circuits.matching import attention_patterns
-from circuits.stats import group_bootstrap
 
 @pytest.mark.claim("team.cls_reads_document")
 def test_cls_reads_the_document(hooked_model, axiom_session, check_claim):
@@ -36,8 +38,9 @@ def test_cls_reads_the_document(hooked_model, axiom_session, check_claim):
                                           ["bm25 is a ranking function", "the model scores documents", "query term"],
                                           [last])
     read = (cache["pattern", last][:, :, 0] * seg.doc[:, None]).sum(-1).mean(1).numpy()
-    value = group_bootstrap(lambda i: float(read[i].mean()), range(3), unit="pair", seed=axiom_session.seed)
-    check_claim(CLAIMS["team.cls_reads_document"].result(value))
+    items = Items.of(["p0", "p1", "p2"], cls_to_document=read)
+    value = items.bootstrap(lambda i: float(read[i].mean()), unit="pair", seed=axiom_session.seed)
+    check_claim(CLAIMS["team.cls_reads_document"].result(value, items=items))
 '''
 
 
@@ -58,13 +61,19 @@ def test_a_user_claim_runs_gates_reports_and_compares(checkpoint, tiny_beir, pyt
     claim = {c["id"]: c for c in report["claims"]}["team.cls_reads_document"]
     assert claim["status"] == "pass" and claim["threshold"] == ">= 0.01" and claim["unit"] == "pair"
     assert "team.cls_reads_document" in (pytester.path / "a" / "report.md").read_text()
+    rows = gzip.open(pytester.path / "a" / "items.csv.gz", "rt").read().splitlines()
+    assert rows[1:] == [f"team.cls_reads_document,p{n},p{n},cls_to_document,{v:.6g}" for n, v in
+                        enumerate(load_report(pytester.path / "a" / "report.json").claims[0].items.values[
+                            "cls_to_document"])]
     gated = pytester.runpytest_subprocess(*common, "--axiom-report-dir", "b", "--axiom-baseline", "a/report.json")
     gated.assert_outcomes(passed=1)
     assert json.loads((pytester.path / "b" / "report.json").read_text())["claims"][0]["details"]["gate"][
         "outcome"] == "ok"
     assert main(["compare", str(pytester.path / "a" / "report.json"), str(pytester.path / "b" / "report.json"),
                  "--fail-on-regression"]) == 0
-    assert "| team.cls_reads_document | >= 0.01 " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| team.cls_reads_document | >= 0.01 " in out
+    assert "| team.cls_reads_document |              3 | 0 of 1" in out  # the same items, item by item unchanged
 
 
 def test_a_user_claim_may_not_reuse_a_built_in_id(pytester):
