@@ -236,7 +236,7 @@ def item_changes(first: Report, other: Report, first_name: str, name: str) -> st
     5% of unchanged ones cross 0 by chance, which the count beside the number of quantities lets a reader judge."""
     from tabulate import tabulate
 
-    from circuits.items import changed_quantities, shared_items
+    from circuits.items import changed_quantities, shared_positions
 
     before, after = first.items, other.items
     claims = sorted(before.keys() & after.keys())
@@ -244,13 +244,13 @@ def item_changes(first: Report, other: Report, first_name: str, name: str) -> st
         return ""
     rows = []
     for claim_id in claims:
-        shared = shared_items(before[claim_id], after[claim_id])
-        changes = changed_quantities(before[claim_id], after[claim_id]) if shared else []
+        shared = shared_positions(before[claim_id], after[claim_id])
+        changes = changed_quantities(before[claim_id], after[claim_id], shared=shared) if shared else []
         shown = [f"{c['quantity']}: {c['before']:.4g} → {c['after']:.4g} ({c['difference']:+.3g}, CI "
                  f"[{c['ci'][0]:.3g}, {c['ci'][1]:.3g}], {c['items']} items)" for c in changes[:ITEM_CHANGES_SHOWN]]
         total = len(before[claim_id].values.keys() & after[claim_id].values.keys())
         for n, text in enumerate(shown or ["none"]):
-            rows.append([claim_id, shared, f"{len(changes)} of {total}", text] if n == 0 else ["", "", "", text])
+            rows.append([claim_id, len(shared), f"{len(changes)} of {total}", text] if n == 0 else ["", "", "", text])
     return (f"\nItem by item, {name} against {first_name} (the items both runs measured; paired differences whose "
             "95% CI excludes 0, uncorrected for the number of quantities):\n\n"
             + tabulate(rows, headers=["claim", "shared items", "quantities changed", "clearest changes"],

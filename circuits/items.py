@@ -69,6 +69,11 @@ class Items:
         return self.groups if self.groups is not None else range(len(self.ids))
 
     @property
+    def group_labels(self) -> tuple[str, ...]:
+        """Each item's group as the rows name it: its group, else its own id."""
+        return self.groups if self.groups is not None else self.ids
+
+    @property
     def n_units(self) -> int:
         return len(set(self.groups)) if self.groups is not None else len(self.ids)
 
@@ -80,8 +85,7 @@ class Items:
 
     def rows(self) -> Iterator[tuple[str, str, str, float]]:
         """``(item, group, quantity, value)``, item by item; an item without a group is its own."""
-        groups = self.groups if self.groups is not None else self.ids
-        for n, (item, group) in enumerate(zip(self.ids, groups)):
+        for n, (item, group) in enumerate(zip(self.ids, self.group_labels)):
             for name, column in self.values.items():
                 yield item, group, name, float(column[n])
 
@@ -138,21 +142,27 @@ def read_items(path: str | Path) -> dict[str, Items]:
     return out
 
 
-def paired_difference(before: Items, after: Items, quantity: str, *, seed: int = 0) -> dict[str, Any] | None:
-    """``after − before`` of one quantity over the items both runs measured: the mean difference with a percentile
-    bootstrap CI over the items' groups (the same items in both runs, so the pairing removes the items' own
-    spread). None when the runs share fewer than 2 items with a finite value of it."""
+def shared_positions(before: Items, after: Items) -> list[tuple[int, int]]:
+    """``(index in before, index in after)`` of every item id both runs hold, in ``after``'s order."""
+    index = {item: n for n, item in enumerate(before.ids)}
+    return [(index[item], n) for n, item in enumerate(after.ids) if item in index]
+
+
+def paired_difference(before: Items, after: Items, quantity: str, *, seed: int = 0,
+                      shared: Sequence[tuple[int, int]] | None = None) -> dict[str, Any] | None:
+    """``after − before`` of one quantity over the items both runs measured (``shared``: their
+    :func:`shared_positions`, computed when not given): the mean difference with a percentile bootstrap CI over the
+    items' groups (the same items in both runs, so the pairing removes the items' own spread). None when the runs
+    share fewer than 2 items with a finite value of it."""
     if quantity not in before.values or quantity not in after.values:
         return None
-    index = {item: n for n, item in enumerate(before.ids)}
-    shared = [(index[item], n) for n, item in enumerate(after.ids) if item in index]
+    shared = shared_positions(before, after) if shared is None else shared
     b = np.array([before.values[quantity][i] for i, _ in shared])
     a = np.array([after.values[quantity][j] for _, j in shared])
     finite = np.isfinite(a) & np.isfinite(b)
     if finite.sum() < 2:
         return None
-    groups = after.groups if after.groups is not None else after.ids
-    kept = [groups[j] for (_, j), f in zip(shared, finite) if f]
+    kept = [after.group_labels[j] for (_, j), f in zip(shared, finite) if f]
     diff = (a - b)[finite]
     ones = np.ones(len(diff))
     low, high = bootstrap_ratio_ci(diff[:, None], np.zeros_like(ones), ones, kept, seed=seed)
@@ -161,18 +171,15 @@ def paired_difference(before: Items, after: Items, quantity: str, *, seed: int =
             "ci": [float(low[0]), float(high[0])]}
 
 
-def changed_quantities(before: Items, after: Items, *, seed: int = 0) -> list[dict[str, Any]]:
+def changed_quantities(before: Items, after: Items, *, seed: int = 0,
+                       shared: Sequence[tuple[int, int]] | None = None) -> list[dict[str, Any]]:
     """:func:`paired_difference` of every quantity both runs hold whose 95% CI excludes 0, the clearest first
     (largest difference in units of its CI's half-width)."""
+    shared = shared_positions(before, after) if shared is None else shared
     out = []
     for quantity in before.values.keys() & after.values.keys():
-        change = paired_difference(before, after, quantity, seed=seed)
+        change = paired_difference(before, after, quantity, seed=seed, shared=shared)
         if change is not None and (change["ci"][0] > 0 or change["ci"][1] < 0):
             half = max((change["ci"][1] - change["ci"][0]) / 2, 1e-12)
             out.append((-abs(change["difference"]) / half, quantity, change))
     return [change for _, _, change in sorted(out, key=lambda t: (t[0], t[1]))]
-
-
-def shared_items(before: Items, after: Items) -> int:
-    """How many item ids both runs hold."""
-    return len(set(before.ids) & set(after.ids))

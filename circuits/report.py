@@ -165,8 +165,8 @@ def load_report(path: str | Path) -> Report:
     if data.get("schema_version") != SCHEMA_VERSION:
         raise DatasetError(f"{str(path)!r} has report schema {data.get('schema_version')!r}; this axiomtests "
                            f"reads schema {SCHEMA_VERSION}. Fix: re-run `axiomtests run` to regenerate it.")
-    listed = data.get("items") or {}
-    items = read_items(path.with_name(listed["file"])) if listed and path.with_name(listed["file"]).exists() else {}
+    listed = path.with_name(data["items"]["file"]) if data.get("items") else None
+    items = read_items(listed) if listed is not None and listed.exists() else {}
     claims = [ClaimResult(**{**c, "ci": tuple(c["ci"]) if c.get("ci") else None}, items=items.get(c["id"]))
               for c in data["claims"]]
     return Report(checkpoint=data["checkpoint"], environment=data["environment"], datasets=data["datasets"],

@@ -39,8 +39,9 @@ def whole_words(tokenizer: PreTrainedTokenizerBase) -> list[str | None]:
 
 def word_pieces(tokenizer: PreTrainedTokenizerBase, words: list[str]) -> list[list[int]]:
     """The token ids of each word as it occurs inside a text, after a space (``▁word``/``Ġword``/``word``)."""
-    return [list(ids) for ids in tokenizer([" " + w for w in words], add_special_tokens=False)["input_ids"]] if words \
-        else []
+    if not words:
+        return []
+    return [list(ids) for ids in tokenizer([" " + w for w in words], add_special_tokens=False)["input_ids"]]
 
 
 def word_ids(tokenizer: PreTrainedTokenizerBase, words: list[str]) -> list[int]:

@@ -210,9 +210,10 @@ def plot_curve(axiom_session, axiom_report):
     return plot
 
 
-def kept_pairs(result, ids=None, axiom: str = "") -> tuple[np.ndarray, ...]:
-    """(patched, baseline, perturbed, query ids, pair ids) of the pairs a PatchResult kept after its δ-filter; the
-    pair ids are ``ids`` (one per pair of the result), else ``<axiom>#<index>``."""
+def kept_pairs(results: dict, axiom: str, ids: dict | None = None) -> tuple[np.ndarray, ...]:
+    """(patched, baseline, perturbed, query ids, pair ids) of the pairs ``axiom``'s PatchResult kept after its
+    δ-filter; the pair ids are ``ids[axiom]`` (one per pair of the result), else ``<axiom>#<index>``."""
+    result, ids = results[axiom], (ids or {}).get(axiom)
     kept = result.estimate.kept
     if not kept.any():
         raise NotComputable(f"no pair's perturbation moved the score by at least δ = {result.settings.get('delta')} "

@@ -82,7 +82,7 @@ def edit_beyond_random(gaps: np.ndarray, controls: np.ndarray, queries, seed: in
 
     items = Items.of([f"{q}#{n}" for n, q in enumerate(queries)], queries,
                      **labelled("gap", gaps, [f"{s:g}" for s in EDIT_STEPS]),
-                     **labelled("random_direction_change", controls, range(controls.shape[1])))
+                     random_direction_change=controls)
     rank = percentile_rank(gaps[:, -1] - gaps[:, 0], controls, items.units, unit="query", seed=seed)
     rho, least = monotonicity(EDIT_STEPS, gaps), CLAIMS["idf.u0_edit"].extra["monotonic_rho"]
     unmet = None if rho >= least else (f"the gap does not move monotonically with U0's edit: Spearman ρ = {rho:.3f} "
@@ -117,7 +117,7 @@ def test_the_model_reads_idf_from_u0(hooked_model, datasets, tfc1_gains, vocab_i
             controls.append(gains(hooked_model, pairs))
 
     items = Items.of([p.id for p in pairs], qids, term_idf=term_idf, gain=intact, gain_without_u0=ablated,
-                     **labelled("gain_without_random_direction", np.array(controls).T, range(len(controls))))
+                     gain_without_random_direction=np.array(controls).T)
     value, control = dependence_lost(intact, ablated, controls, term_idf, items.units, axiom_session.seed)
     check_claim(claim.result(
         value, control=control, items=items, pairs=len(pairs), r_gain_idf_intact=idf_dependence(intact, term_idf),

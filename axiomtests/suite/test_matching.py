@@ -13,7 +13,7 @@ import pytest
 from axiomtests.claims import CLAIMS, Control
 from circuits.axioms import levels
 from circuits.controls import matched_head_sets, percentile_rank
-from circuits.items import Items, labelled
+from circuits.items import Items
 from circuits.matching import attention_by_level
 from circuits.roles import head_labels, same_layer_heads
 from circuits.saturation import saturation_ratio, saturation_unmet
@@ -107,7 +107,7 @@ def head_set_percentile(ids, own: np.ndarray, controls: np.ndarray, qids, heads,
                         **details):
     """The percentile rank of the matching heads' per-item effect among their control sets' (items ``ids``, grouped
     by query), with details and the items."""
-    items = Items.of(ids, qids, matching_heads=own, **labelled("control_set", controls, range(controls.shape[1])))
+    items = Items.of(ids, qids, matching_heads=own, control_set=controls)
     return percentile_rank(own, controls, items.units, unit="query", seed=seed), items, {
         "matching_heads": head_labels(heads), "matching_heads_effect": float(own.mean()),
         "control_sets": len(control_sets), "control_effect_mean": float(controls.mean()),

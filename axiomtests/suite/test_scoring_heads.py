@@ -42,7 +42,7 @@ def late_concentration(results: dict, late_from: int, seed: int, ids: dict | Non
     measured on the other), bootstrapped over queries; the control: a flat map, 0, since the concentration is
     already beyond the selected heads' flat share; each axiom's value; the items: the kept pairs, each with its
     selection-half flag) from their PatchResults and the pairs' ``ids`` by axiom."""
-    kept = {axiom: kept_pairs(results[axiom], (ids or {}).get(axiom), axiom) for axiom in ("TFC1", "STMC1")}
+    kept = {axiom: kept_pairs(results, axiom, ids) for axiom in ("TFC1", "STMC1")}
     stack = StackedPairs.of(list(kept.values()))
     qids = stack.query_ids
     select = selection_half(qids, seed)
@@ -77,10 +77,10 @@ def agreement_beyond_random(kept: dict, seed: int) -> tuple:
 
 def kept_with_random(results: dict, ids: dict | None = None) -> dict:
     """:func:`kept_pairs` of TFC1, STMC1 and, when some random word moved the score, RANDOM (pair ids by axiom)."""
-    kept = {axiom: kept_pairs(results[axiom], (ids or {}).get(axiom), axiom) for axiom in ("TFC1", "STMC1")}
+    kept = {axiom: kept_pairs(results, axiom, ids) for axiom in ("TFC1", "STMC1")}
     try:
         if results.get("RANDOM") is not None:
-            kept["RANDOM"] = kept_pairs(results["RANDOM"], (ids or {}).get("RANDOM"), "RANDOM")
+            kept["RANDOM"] = kept_pairs(results, "RANDOM", ids)
     except NotComputable:  # no random word moves the score: there is no control map to agree with
         pass
     return kept
@@ -129,12 +129,11 @@ def token_items(pairs, pair: np.ndarray, ids: np.ndarray, token_idf: np.ndarray,
     position = np.zeros(len(pair), dtype=int)
     for n in range(1, len(pair)):
         position[n] = position[n - 1] + 1 if pair[n] == pair[n - 1] else 0
-    labels = head_labels(heads)
+    labels = np.array(head_labels(heads))
     return Items.of([f"{getattr(pairs[p], 'id', p)}#{k}" for p, k in zip(pair, position)],
                     [pairs[p].query_id for p in pair], token_id=ids, idf=token_idf,
-                    **labelled("attention", values[own].T, [l for l, o in zip(labels, own) if o]),
-                    **(labelled("control", values[~own].T, [l for l, o in zip(labels, own) if not o])
-                       if (~own).any() else {}))
+                    **labelled("attention", values[own].T, labels[own]),
+                    **labelled("control", values[~own].T, labels[~own]))
 
 
 @pytest.mark.claim("rsh.attention_idf")
