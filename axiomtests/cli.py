@@ -68,11 +68,15 @@ def _child_run_options(args: argparse.Namespace) -> list[str]:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from axiomtests.default_model import build_default_checkpoint, default_checkpoint_dir
+    from axiomtests import default_model
 
-    path = build_default_checkpoint(force=True) if args.force else default_checkpoint_dir()
-    logging.getLogger("axiomtests").info("default checkpoint: %s", path)
-    return 0
+    if args.out is None:
+        path = default_model.default_checkpoint_dir()
+        logging.getLogger("axiomtests").info("default checkpoint (shipped weights, verified): %s", path)
+        return 0
+    argv = ["--out", str(args.out), *(["--force"] if args.force else []), *(["--ship"] if args.ship else []),
+            *([f"--training-seed={args.training_seed}"] if args.training_seed is not None else [])]
+    return default_model.main(argv)
 
 
 def report_names(paths: Sequence[str]) -> list[str]:
@@ -173,8 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "OUT/null) and mark each claim that passes there as not discriminative")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=_run)
-    build = sub.add_parser("build", help="build (or reuse) the embedded default checkpoint")
-    build.add_argument("--force", action="store_true", help="rebuild even if cached")
+    build = sub.add_parser("build", help="verify and assemble the shipped default checkpoint; with --out, retrain "
+                                         "its recipe (about an hour on two CPU cores)")
+    build.add_argument("--out", type=Path, help="retrain the default recipe into this folder")
+    build.add_argument("--force", action="store_true", help="retrain even if OUT holds a build")
+    build.add_argument("--training-seed", type=int, help="retrain with this training seed (default: the recipe's)")
+    build.add_argument("--ship", action="store_true", help="make the build the shipped default weights (a release)")
     build.set_defaults(func=_build)
     from axiomtests.patch_cli import add_patch_parser
 

@@ -1,5 +1,6 @@
 """The default build's evaluation: held-out nDCG@10 of the cross-encoder against lexical BM25 and the bi-encoder
-(also the fine-tuning teacher), and the score change when a query term is appended (TFC1)."""
+(also the fine-tuning teacher), under two label sets (human citations, and grades from each query's retrieved
+order), and the score change when a query term is appended (TFC1)."""
 
 from __future__ import annotations
 
@@ -80,27 +81,51 @@ def tfc1_check_pairs(split: Split, recipe: dict[str, Any], tokenizer: Any) -> li
     return pairs
 
 
+LABELS = ("citations", "source_order")
+"""The two label sets of the held-out evaluation: human citations, and :func:`source_order_labels`."""
+
+SOURCE_ORDER_BAND = 5  # retrieved ranks per grade of the source-order labels
+
+
 def heldout_pairs(split: Split) -> list[tuple[str, str]]:
     return [(q, d) for q in split.test for d in split.corpus.retrieved[q]]
 
 
-def per_query_ndcg(split: Split, pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> dict[str, float]:
+def source_order_labels(split: Split) -> dict[str, dict[str, int]]:
+    """Graded labels from each held-out query's retrieved order (the output of the strong ranker that built the
+    corpus): ranks 1-5 grade 3, 6-10 grade 2, 11-15 grade 1, later ranks 0."""
+    return {q: {d: max(0, 3 - rank // SOURCE_ORDER_BAND) for rank, d in enumerate(split.corpus.retrieved[q])}
+            for q in split.test}
+
+
+def labels(split: Split, name: str) -> dict[str, dict[str, int]]:
+    """The held-out label set ``name`` (one of :data:`LABELS`)."""
+    if name == "citations":
+        return split.corpus.qrels
+    if name == "source_order":
+        return source_order_labels(split)
+    raise ValueError(f"unknown label set {name!r}; known: {', '.join(LABELS)}")
+
+
+def per_query_ndcg(split: Split, pairs: Sequence[tuple[str, str]], scores: Sequence[float],
+                   label_set: str = "citations") -> dict[str, float]:
     run: dict[str, dict[str, float]] = {}
     for (q, d), s in zip(pairs, scores, strict=True):
         run.setdefault(q, {})[d] = float(s)
-    return ndcg_per_query(run, split.corpus.qrels, k=10)
+    return ndcg_per_query(run, labels(split, label_set), k=10)
 
 
-def heldout_ndcg(split: Split, pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> float:
-    per_query = per_query_ndcg(split, pairs, scores)
+def heldout_ndcg(split: Split, pairs: Sequence[tuple[str, str]], scores: Sequence[float],
+                 label_set: str = "citations") -> float:
+    per_query = per_query_ndcg(split, pairs, scores, label_set)
     return round(sum(per_query.values()) / len(per_query), 4)
 
 
-def random_ndcg(split: Split, seed: int, draws: int = 500) -> dict[str, float]:
+def random_ndcg(split: Split, seed: int, draws: int = 500, label_set: str = "citations") -> dict[str, float]:
     """Mean and standard deviation of nDCG@10 under uniformly random orderings of the candidates."""
     rng = random.Random(seed)
     pairs = heldout_pairs(split)
-    values = [heldout_ndcg(split, pairs, [rng.random() for _ in pairs]) for _ in range(draws)]
+    values = [heldout_ndcg(split, pairs, [rng.random() for _ in pairs], label_set) for _ in range(draws)]
     return {"mean": round(float(np.mean(values)), 4), "sd": round(float(np.std(values)), 4)}
 
 
@@ -133,8 +158,8 @@ def evaluate_cross_encoder(split: Split, tokenizer: Any, model: Any, recipe: dic
     spread = float(np.std(scores))
     median = float(np.median(np.abs(delta)))
     return {
-        "ndcg@10": heldout_ndcg(split, pairs, scores),
-        "per_query": per_query_ndcg(split, pairs, scores),
+        "ndcg@10": {name: heldout_ndcg(split, pairs, scores, name) for name in LABELS},
+        "per_query": {name: per_query_ndcg(split, pairs, scores, name) for name in LABELS},
         "logits": {"min": round(float(scores.min()), 3), "max": round(float(scores.max()), 3),
                    "std": round(spread, 3)},
         "tfc1": {
@@ -151,9 +176,10 @@ def evaluate_cross_encoder(split: Split, tokenizer: Any, model: Any, recipe: dic
     }
 
 
-def evaluate_baselines(split: Split, base: Path, recipe: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Per-query nDCG@10 of lexical BM25 and the bi-encoder on the same held-out candidates and passages;
-    for reference, of BM25 on the full (uncut) passages and of the candidates' source order."""
+def evaluate_baselines(split: Split, base: Path, recipe: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per-query nDCG@10 (``{label set: {scorer: {query: nDCG}}}``) of lexical BM25 and the bi-encoder on the same
+    held-out candidates and passages; for reference, of BM25 on the full (uncut) passages and of the candidates'
+    source order."""
     log.info("evaluating: lexical BM25 and the bi-encoder on the same held-out pairs")
     pairs = heldout_pairs(split)
     queries = [analyze(split.corpus.queries[q]) for q, _ in pairs]
@@ -165,4 +191,5 @@ def evaluate_baselines(split: Split, base: Path, recipe: dict[str, Any]) -> dict
     scores["source_order"] = [-split.corpus.retrieved[q].index(d) for q, d in pairs]
     scores["bi_encoder"] = BiEncoder(base).cosines(
         [split.corpus.queries[q] for q, _ in pairs], [split.passages[d] for _, d in pairs]).numpy()
-    return {name: per_query_ndcg(split, pairs, s) for name, s in scores.items()}
+    return {label_set: {name: per_query_ndcg(split, pairs, s, label_set) for name, s in scores.items()}
+            for label_set in LABELS}

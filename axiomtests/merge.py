@@ -42,6 +42,8 @@ class Column:
         if not card.is_file():
             return None
         ndcg = json.loads(card.read_text()).get("ndcg@10")
+        if isinstance(ndcg, dict) and isinstance(ndcg.get("citations"), dict):  # recipe 2: by label set
+            ndcg = ndcg["citations"]
         return ndcg.get("cross_encoder") if isinstance(ndcg, dict) else ndcg
 
 

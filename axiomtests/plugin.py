@@ -101,6 +101,8 @@ class AxiomSession:
             self._model = HookedCrossEncoder.from_pretrained(
                 self.resolved_checkpoint(), revision=self.revision, allow_pickle=self.allow_pickle,
                 device=self.device, score=self.score, tokenizer=self.tokenizer)
+            if not self.checkpoint:  # named by its weights, not by this machine's cache path
+                self._model.name = f"axiomtests default checkpoint (weights {self._model.weights_sha256()[:12]})"
         return self._model
 
     def baseline_report(self):

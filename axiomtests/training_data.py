@@ -24,11 +24,13 @@ class Split:
 
 
 def prepare_split(recipe: dict[str, Any]) -> Split:
+    """The recipe's split of the base corpus; a recipe with ``train_queries`` / ``heldout_queries`` keeps only the
+    first that many of each side (a tiny budget, for tests: the default recipe has neither)."""
     corpus = load_corpus()
     lo, hi = recipe["passage_words"]
     passages = {d: cut_passage(text, lo, hi) for d, text in corpus.docs.items()}
     train, test = split_queries(corpus, recipe["holdout"], recipe["split_seed"])
-    return Split(corpus, passages, train, test)
+    return Split(corpus, passages, train[:recipe.get("train_queries")], test[:recipe.get("heldout_queries")])
 
 
 @dataclass(frozen=True)

@@ -6,20 +6,20 @@
 # 2. The three runs pooled into one baseline (axiomtests baseline), as datasets/baselines/default-report.json is.
 # 3. Specificity, leave one out: each retrain judged against the pool of the other two runs must not regress.
 # 4. Sensitivity: a randomly initialised model of the default's config, judged against the pool, must regress.
-# Cost on 2 quiet CPU cores: about 10 min per retrain build and 7-10 min per suite run.
+# Cost on 2 quiet CPU cores: about 35 min per retrain build (recipe 2, one thread) and 8-10 min per suite run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/gate-power}
 py=.venv/bin/python
 axiom=.venv/bin/axiomtests
 mkdir -p "$out"
-suite() {  # suite CHECKPOINT NAME: the claim suite, no baseline; the report lands in OUT/NAME
-    $py -m pytest axiomtests/suite "--checkpoint=$1" "--axiom-report-dir=$out/$2" --axiom-findings=xfail \
+suite() {  # suite CHECKPOINT NAME: the claim suite, no baseline; the report lands in OUT/NAME ("": the default)
+    $py -m pytest axiomtests/suite ${1:+"--checkpoint=$1"} "--axiom-report-dir=$out/$2" --axiom-findings=xfail \
         --benchmark-skip -p no:cacheprovider -q > "$out/$2.log" 2>&1
     echo "$2: $(tail -n 1 "$out/$2.log")"
 }
 default=$($py -c "from axiomtests.default_model import default_checkpoint_dir; print(default_checkpoint_dir())")
-[ -f "$out/seed0/report.json" ] || suite "$default" seed0
+[ -f "$out/seed0/report.json" ] || suite "" seed0  # as ./dev run and CI run it: the shipped default
 for seed in 1 2; do
     [ -f "$out/retrain-seed$seed/config.json" ] ||
         $py -m axiomtests.default_model --out "$out/retrain-seed$seed" --training-seed "$seed" > "$out/build-seed$seed.log" 2>&1

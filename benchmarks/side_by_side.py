@@ -240,9 +240,9 @@ def default_or_random(shape: str, args: argparse.Namespace) -> Path:
         from circuits.errors import CheckpointError
 
         try:
-            return default_checkpoint_dir(build=False)
+            return default_checkpoint_dir()
         except CheckpointError as exc:
-            print(f"default checkpoint not built ({exc}); using random weights")
+            print(f"default checkpoint unavailable ({exc}); using random weights")
     return save_random_checkpoint(shape, args.workdir / shape)
 
 

@@ -3,9 +3,13 @@ Each refusal says what is wrong and how to fix it."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from circuits.architectures import architecture_for
 from circuits.errors import CheckpointError
@@ -68,3 +72,25 @@ def load_tokenizer(source: str, revision: str | None, spec: str, vocab_size: int
             f"no usable tokenizer for {spec!r} at {source!r}: it has {len(tokenizer)} tokens but the model "
             f"embeds {vocab_size}, so the tokenizer files are missing or belong to another model. {fix}")
     return tokenizer
+
+
+def _digest_tensor(digest: Any, prefix: str, tensor: torch.Tensor) -> None:
+    t = tensor.detach().to("cpu").contiguous()
+    digest.update(f"{prefix}{t.dtype}|{tuple(t.shape)}|".encode())
+    digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+
+
+def tensor_sha256(tensor: torch.Tensor) -> str:
+    """sha256 of one tensor's dtype, shape and bytes."""
+    digest = hashlib.sha256()
+    _digest_tensor(digest, "", tensor)
+    return digest.hexdigest()
+
+
+def state_sha256(state: Mapping[str, torch.Tensor]) -> str:
+    """sha256 over every tensor of a state dict (sorted name, dtype, shape, bytes): the same weights give the same
+    hash whatever file format or tensor order holds them."""
+    digest = hashlib.sha256()
+    for key, tensor in sorted(state.items()):
+        _digest_tensor(digest, f"{key}|", tensor)
+    return digest.hexdigest()

@@ -10,7 +10,6 @@ which fire every block hook point. Either way, with no hooks active the scores e
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ from circuits.device import usable_device
 from circuits.errors import CheckpointError, InputError
 from circuits.hf_attention import ATTN_IMPLEMENTATION, LayerHooks, register_attention
 from circuits.hooks import BLOCK_KINDS, ActivationCache, HookFn, HookRegistry, act_name, hook_names
-from circuits.loading import HUB_ID, check_config, check_local_checkpoint, load_tokenizer
+from circuits.loading import HUB_ID, check_config, check_local_checkpoint, load_tokenizer, state_sha256
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +177,7 @@ class HookedCrossEncoder:
 
     def weights_sha256(self) -> str:
         """sha256 over every parameter and buffer (sorted name, dtype, shape, bytes): format-independent."""
-        digest = hashlib.sha256()
-        for key, tensor in sorted(self.model.state_dict().items()):
-            t = tensor.detach().to("cpu").contiguous()
-            digest.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
-            digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-        return digest.hexdigest()
+        return state_sha256(self.model.state_dict())
 
     # ------------------------------------------------------------------ hooks
     def _install_hooks(self) -> None:

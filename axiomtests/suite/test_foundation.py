@@ -99,4 +99,10 @@ def test_default_checkpoint_model_card(axiom_session, hooked_model, report_secti
     for name, value in card.items():
         if isinstance(value, dict) and all(not isinstance(v, (dict, list)) for v in value.values()):
             report_section(f"default checkpoint: {name}", value)
+        elif isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
+            for label_set, scores in value.items():  # nDCG@10 by label set
+                report_section(f"default checkpoint: {name} ({label_set})", scores)
+    report_section("default checkpoint: quality targets", {
+        t["target"]: " ".join([str(t["difference"]), *([str(t["ci95"])] if t["ci95"] else []),
+                               "met" if t["met"] else "not met"]) for t in card.get("targets", [])})
     assert card, "the default checkpoint has an empty model card"

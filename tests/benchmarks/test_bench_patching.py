@@ -85,7 +85,7 @@ def test_bench_default_checkpoint(benchmark, kind):
     from common import make_pairs
 
     try:
-        model = HookedCrossEncoder.from_pretrained(default_checkpoint_dir(build=False))
+        model = HookedCrossEncoder.from_pretrained(default_checkpoint_dir())
     except CheckpointError as exc:
         pytest.skip(str(exc))
     raw = make_pairs(32, 107)

@@ -1,7 +1,7 @@
 """The release gate on real runs: it must fail a model without the mechanism (sensitivity), and no mechanism
 claim may pass on it.
 
-Specificity (a retrain of the default recipe with another training seed passes) takes two 10-minute builds,
+Specificity (a retrain of the default recipe with another training seed passes) takes two 35-minute builds,
 so it is measured, not run in CI: figures and command in ``benchmarks/GATE.md``.
 """
 
