@@ -166,14 +166,13 @@ def build_default_checkpoint(out: Path, force: bool = False, seed: int | None = 
 # --------------------------------------------------------------------------- training
 
 
-def _load_cross_encoder(base: Path, recipe: dict[str, Any]) -> tuple[Any, Any]:
-    from transformers import AutoTokenizer, BertForSequenceClassification
+def _load_cross_encoder(base: Path, recipe: dict[str, Any]) -> Any:
+    from transformers import BertForSequenceClassification
 
-    tokenizer = AutoTokenizer.from_pretrained(base)
     model = BertForSequenceClassification.from_pretrained(
         base, num_labels=1, hidden_dropout_prob=recipe["dropout"],
         attention_probs_dropout_prob=recipe["dropout"])
-    return tokenizer, model.float()
+    return model.float()
 
 
 def _loss(logits: torch.Tensor, groups: Sequence[Group], teacher: torch.Tensor,
@@ -206,12 +205,13 @@ def _teacher(split: Split, base: Path, device: str) -> Callable[[Sequence[str], 
     return cosines
 
 
-def _train(split: Split, base: Path, recipe: dict[str, Any], device: str = "cpu",
-           after_step: Callable[[int, Any], None] | None = None) -> tuple[Any, Any]:
-    """Fine-tune a fresh 1-logit head on all-MiniLM-L6-v2; returns (tokenizer, model) in eval mode.
+def _train(split: Split, base: Path, tokenizer: Any, recipe: dict[str, Any], device: str = "cpu",
+           after_step: Callable[[int, Any], None] | None = None) -> Any:
+    """Fine-tune a fresh 1-logit head on all-MiniLM-L6-v2 (inputs from ``tokenizer``, the base model's); returns
+    the model in eval mode.
     ``after_step(n, model)`` is called before the first update (n = 0) and after each update n."""
     torch.manual_seed(recipe["seed"])
-    tokenizer, model = _load_cross_encoder(base, recipe)
+    model = _load_cross_encoder(base, recipe)
     model.to(device)
     model.bert.embeddings.word_embeddings.requires_grad_(False)
     head = [p for n, p in model.named_parameters() if n.startswith(("classifier", "bert.pooler"))]
@@ -249,7 +249,7 @@ def _train(split: Split, base: Path, recipe: dict[str, Any], device: str = "cpu"
         if after_step is not None:
             after_step(step + 1, model)
     model.eval()
-    return tokenizer, model
+    return model
 
 
 # --------------------------------------------------------------------------- build
@@ -291,8 +291,8 @@ def _build(folder: Path, recipe: dict[str, Any], save_steps: Sequence[int] = ())
                  recipe["name"], recipe["steps"])
         split = prepare_split(recipe)
         base = base_model_dir()
-        tokenizer = AutoTokenizer.from_pretrained(base)  # the one _train loads; the learning curve needs it first
-        tokenizer, model = _train(split, base, recipe, after_step=after_step)
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        model = _train(split, base, tokenizer, recipe, after_step=after_step)
         train_seconds = time.perf_counter() - start
         log.info("fine-tuned in %.0f s; evaluating on %d held-out queries", train_seconds, len(split.test))
         metrics = evaluate_cross_encoder(split, tokenizer, model, recipe)
