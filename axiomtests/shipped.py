@@ -95,7 +95,7 @@ def shipped_checkpoint_dir(folder: Path = SHIPPED_DIR, base: Path | None = None)
             for name in meta["files"]:
                 if name != PARTS:
                     shutil.copyfile(folder / name, tmp / name)
-            save_file({k: state[k] for k in meta["order"]}, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})  # safetensors orders tensors
             tmp.rename(out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -123,7 +123,6 @@ def ship(built: Path, folder: Path = SHIPPED_DIR, base: Path | None = None) -> d
             "weights_sha256": state_sha256({**state, WORD_EMBEDDINGS: embeddings}),
             "model_file_sha256": sha256_file(built / "model.safetensors"),
             "word_embeddings": f"{BASE_WORD_EMBEDDINGS} of {MINILM}", "word_embeddings_sha256": expected,
-            "order": list(load_file(built / "model.safetensors")),
             "files": {name: sha256_file(folder / name) for name in names}}
     (folder / MANIFEST).write_text(json.dumps(meta, indent=2) + "\n")
     log.info("shipped %s (weights %s) into %s", built, meta["weights_sha256"][:12], folder)
