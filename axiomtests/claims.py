@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from circuits.errors import AxiomError
+from circuits.controls import Control
+from circuits.errors import AxiomError, NotComputable
 from circuits.items import Items
-from circuits.report import ClaimResult
+from circuits.report import KINDS, ClaimResult
 from circuits.stats import Interval
+
+__all__ = ["CLAIMS", "Claim", "ClaimConfigError", "Control", "NotComputable", "Threshold", "load_claims",
+           "register_claims", "claim_of"]
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 _THRESHOLD = re.compile(r"^\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$")
@@ -23,32 +27,6 @@ _THRESHOLD = re.compile(r"^\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$")
 
 class ClaimConfigError(AxiomError):
     """The claims registry or a claim selection is invalid."""
-
-
-class NotComputable(AxiomError):
-    """A claim cannot be computed on this model (e.g. no head has the role it is about): a ``fail`` result
-    without a value, with the reason; the mechanism the claim is about is absent."""
-
-
-@dataclass(frozen=True)
-class Control:
-    """What a model without the mechanism would show on the same data (a null model, control heads, random
-    directions, random words), and ``difference`` = value − control, resampled with the same draws as the
-    value. A claim with a control passes only when its threshold holds *and* the difference's CI lies
-    entirely on the claim's side of zero."""
-
-    name: str
-    value: float
-    difference: Interval
-
-    def beaten(self, higher_is_better: bool) -> bool:
-        low, high = self.difference.ci
-        return bool(low > 0) if higher_is_better else bool(high < 0)
-
-    def as_dict(self, higher_is_better: bool) -> dict[str, Any]:
-        d = self.difference
-        return {"name": self.name, "value": self.value, "difference": d.value, "difference_ci": list(d.ci),
-                "beaten": self.beaten(higher_is_better)}
 
 
 @dataclass(frozen=True)
@@ -90,6 +68,8 @@ class Claim:
     paper_expectation: str | None = None  # the statement for the paper's own checkpoint, its head indices
     tolerance: float = 0.1  # allowed drop against a baseline report before it counts as a regression
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: str = "extension"  # "paper": the paper's quantity by its protocol (quoted in provenance); else ours
+    vs_paper: str = ""  # where the measurement departs from the paper's protocol; what the paper measured instead
 
     def __repr__(self) -> str:
         return f"Claim({self.id!r})"
@@ -116,22 +96,25 @@ class Claim:
                            threshold=str(self.threshold), ci=iv.ci if iv else None, se=iv.se if iv else None,
                            unit=iv.unit if iv else None, n_units=iv.n if iv else None, paper_value=self.paper_value,
                            statement=self.statement, provenance=self.provenance,
-                           control=control.as_dict(better) if control else None, details=details, items=items)
+                           control=control.as_dict(better) if control else None, details=details, items=items,
+                           kind=self.kind)
 
     def not_computable(self, reason: str) -> ClaimResult:
         """A fail without a value: the claim's mechanism is absent (e.g. no head has the role), said why."""
         return ClaimResult(id=self.id, status="fail", threshold=str(self.threshold), paper_value=self.paper_value,
                            statement=self.statement, provenance=self.provenance,
-                           details={"not_computable": reason})
+                           details={"not_computable": reason}, kind=self.kind)
 
     def error(self, reason: str) -> ClaimResult:
         """The result of a claim that could not be computed: it stays in the report, with the reason."""
         return ClaimResult(id=self.id, status="error", threshold=str(self.threshold), paper_value=self.paper_value,
-                           statement=self.statement, provenance=self.provenance, details={"error": reason})
+                           statement=self.statement, provenance=self.provenance, details={"error": reason},
+                           kind=self.kind)
 
     def skipped(self, reason: str) -> ClaimResult:
         return ClaimResult(id=self.id, status="skip", threshold=str(self.threshold), paper_value=self.paper_value,
-                           statement=self.statement, provenance=self.provenance, details={"reason": reason})
+                           statement=self.statement, provenance=self.provenance, details={"reason": reason},
+                           kind=self.kind)
 
 
 def _registry(text: str | None = None) -> dict[str, Any]:
@@ -158,6 +141,10 @@ def load_claims(text: str | None = None) -> dict[str, Claim]:
             raise ClaimConfigError(f"claim {entry.get('id')!r} lacks {sorted(missing)}")
         if entry["id"] in claims:
             raise ClaimConfigError(f"claim {entry['id']!r} is defined twice")
+        if entry.get("kind", "extension") not in KINDS:
+            raise ClaimConfigError(f"claim {entry['id']!r}: kind {entry['kind']!r} is not one of {list(KINDS)} "
+                                   "('paper': the paper's quantity by its protocol, quoted in provenance; "
+                                   "'extension': a test of ours)")
         claims[entry["id"]] = Claim(**{**entry, "threshold": Threshold.parse(entry["threshold"])})
     return claims
 
@@ -188,7 +175,7 @@ def claim_of(result: ClaimResult) -> Claim | None:
     except ClaimConfigError:  # not a claim of a registry (e.g. the faithfulness checks)
         return None
     return Claim(id=result.id, statement=result.statement, provenance=result.provenance, metric="",
-                 threshold=threshold, why="")
+                 threshold=threshold, why="", kind=result.kind or "extension")
 
 
 def _gate_alpha(data: dict[str, Any]) -> float:

@@ -30,6 +30,8 @@ def _run(args: argparse.Namespace) -> int:
     argv += [f"--axiom-corpus={corpus}" for corpus in args.corpus or ()]
     if args.allow_pickle:
         argv.append("--axiom-allow-pickle")
+    if args.timing:
+        argv.append("--axiom-timing")
     if args.nulls:
         argv.append(f"--axiom-null-report={_run_null(args)}")
     return int(pytest.main(argv + list(args.pytest_args)))
@@ -175,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--nulls", action="store_true",
                      help="also run every claim on a randomly initialised model of the same config (report in "
                           "OUT/null) and mark each claim that passes there as not discriminative")
+    run.add_argument("--timing", action="store_true",
+                     help="also time the suite's patching passes (pytest-benchmark; OUT/benchmarks.json)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=_run)
     build = sub.add_parser("build", help="verify and assemble the shipped default checkpoint; with --out, retrain "

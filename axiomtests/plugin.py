@@ -39,6 +39,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="The same suite's report on a null model (a random initialisation of this config; "
                          "`axiomtests run --nulls` makes it): each claim records the null's value, and one that "
                          "passes on its null is marked not discriminative. Default: none")
+    group.addoption("--axiom-timing", action="store_true", default=False,
+                    help="Also time the suite's patching passes with pytest-benchmark (its JSON lands beside the "
+                         "report as benchmarks.json). Timings are benchmarks, never part of a verdict, so a run "
+                         "leaves them out unless asked. Default: %(default)r")
     group.addoption("--axiom-allow-incomparable", action="store_true", default=False,
                     help="Gate against a baseline even when it differs from this run in seed, pairs, corpus, "
                          "claims registry version, score mode or dataset hashes (refused otherwise). "
@@ -346,6 +350,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     from axiomtests.claims import CLAIMS
 
     selection = config._axiom_session.claims  # type: ignore[attr-defined]
+    timed = config.getoption("axiom_timing")
     keep, drop = [], []
     ids = list(CLAIMS)
     for item in items:
@@ -353,6 +358,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if claim is not None:
             item.add_marker(marker_name(claim.args[0]))
             claimed = [claim.args[0]]
+        elif timing is not None and not timed:
+            drop.append(item)
+            continue
         elif timing is not None:
             claimed = [i for i in ids if fnmatch(i, timing.args[0])]
         else:

@@ -8,12 +8,35 @@ of the real set among its controls is the claim's value, resampled over queries 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from circuits.stats import Interval, group_bootstrap
 
 Head = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Control:
+    """What a model without the mechanism would show on the same data (a null model, control heads, random
+    directions, random words), and ``difference`` = value − control, resampled with the same draws as the
+    value. A claim with a control passes only when its threshold holds *and* the difference's CI lies
+    entirely on the claim's side of zero."""
+
+    name: str
+    value: float
+    difference: Interval
+
+    def beaten(self, higher_is_better: bool) -> bool:
+        low, high = self.difference.ci
+        return bool(low > 0) if higher_is_better else bool(high < 0)
+
+    def as_dict(self, higher_is_better: bool) -> dict[str, Any]:
+        d = self.difference
+        return {"name": self.name, "value": self.value, "difference": d.value, "difference_ci": list(d.ci),
+                "beaten": self.beaten(higher_is_better)}
 
 
 def matched_head_sets(heads: Sequence[Head], n_heads: int, n_sets: int, seed: int) -> list[list[Head]]:

@@ -23,3 +23,8 @@ class InputError(AxiomError):
 
 class DeviceError(AxiomError):
     """The requested torch device is not usable on this machine."""
+
+
+class NotComputable(AxiomError):
+    """A claim cannot be computed on this model (e.g. no head has the role it is about): a ``fail`` result
+    without a value, with the reason; the mechanism the claim is about is absent."""

@@ -82,3 +82,10 @@ def align_pairs(model: HookedCrossEncoder, queries: Sequence[str], baselines: Se
         raise InputError(f"{len(rows)} pairs are not aligned ({detail}). Fix: pad the shorter document with a "
                          "filler before its final [SEP] so both tokenise to the same length.")
     return AlignedPairs(base, pert, ids)
+
+
+def align_records(model: HookedCrossEncoder, pairs: Sequence) -> AlignedPairs:
+    """AlignedPairs of dataset pairs (records with ``query``, the padded ``baseline``, ``perturbed`` and
+    ``query_id``), grouped by query id."""
+    return align_pairs(model, [p.query for p in pairs], [p.baseline for p in pairs], [p.perturbed for p in pairs],
+                       [p.query_id for p in pairs])

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from axiomtests.claims import CLAIMS, NotComputable
+from axiomtests.claims import CLAIMS
 from circuits.bm25 import BM25, analyze
-from circuits.items import Items, labelled
+from circuits.pairs import align_records
 from circuits.query_order import seeded_order
 from circuits.semantic_study import Circuit, Source, by_dataset, control_circuits, evaluate_group
 
@@ -116,14 +116,6 @@ def sample_indices(n: int, k: int, seed: int) -> list[int]:
     return sorted(rng.permutation(n)[: min(k, n)].tolist())
 
 
-def aligned(model, pairs):
-    """AlignedPairs (padded baseline vs perturbed) of dataset pairs, grouped by query id."""
-    from circuits.patching import align_pairs
-
-    return align_pairs(model, [p.query for p in pairs], [p.baseline for p in pairs], [p.perturbed for p in pairs],
-                       [p.query_id for p in pairs])
-
-
 def random_word_pairs(pairs, tokenizer, words: list[str], seed: int) -> list:
     """Controls of TFC1 pairs: the same document with a random vocabulary word appended instead of the query
     term (one that is in neither the query nor the document, as many pieces as the term), so the padded
@@ -163,10 +155,10 @@ def patching_sets(hooked_model, datasets, control_words, axiom_session) -> dict:
     for axiom in ("TFC1", "STMC1"):
         pairs = datasets[axiom]
         chosen = [pairs[i] for i in sample_indices(len(pairs), axiom_session.pairs, axiom_session.seed)]
-        out[axiom] = (chosen, aligned(hooked_model, chosen))
+        out[axiom] = (chosen, align_records(hooked_model, chosen))
     controls = random_word_pairs(out["TFC1"][0], hooked_model.tokenizer, control_words, axiom_session.seed)
     if controls:
-        out["RANDOM"] = (controls, aligned(hooked_model, controls))
+        out["RANDOM"] = (controls, align_records(hooked_model, controls))
     return out
 
 
@@ -210,43 +202,12 @@ def plot_curve(axiom_session, axiom_report):
     return plot
 
 
-def kept_pairs(results: dict, axiom: str, ids: dict | None = None) -> tuple[np.ndarray, ...]:
-    """(patched, baseline, perturbed, query ids, pair ids) of the pairs ``axiom``'s PatchResult kept after its
-    δ-filter; the pair ids are ``ids[axiom]`` (one per pair of the result), else ``<axiom>#<index>``."""
-    result, ids = results[axiom], (ids or {}).get(axiom)
-    kept = result.estimate.kept
-    if not kept.any():
-        raise NotComputable(f"no pair's perturbation moved the score by at least δ = {result.settings.get('delta')} "
-                            f"(0 of {len(kept)} kept): there is no effect to patch")
-    ids = np.asarray(list(ids) if ids is not None else [f"{axiom}#{n}" for n in range(len(kept))])
-    return (result.patched[kept], result.baseline[kept], result.perturbed[kept], np.asarray(result.query_ids)[kept],
-            ids[kept])
-
-
-def stacked_items(kept: dict, **columns) -> Items:
-    """The items of stacked :func:`kept_pairs` blocks (``StackedPairs.of`` order): per pair its baseline and
-    perturbed score and every head's patched score ``patched[L.H]``, grouped by query, plus ``columns`` (one value
-    per row)."""
-    from circuits.roles import head_labels
-
-    blocks = list(kept.values())
-    patched = np.concatenate([b[0] for b in blocks])
-    heads = list(np.ndindex(*patched.shape[1:]))
-    patched = patched.reshape(len(patched), -1)
-    return Items.of(np.concatenate([b[4] for b in blocks]), np.concatenate([b[3] for b in blocks]),
-                    baseline=np.concatenate([b[1] for b in blocks]), perturbed=np.concatenate([b[2] for b in blocks]),
-                    **columns, **labelled("patched", patched, head_labels(heads)))
-
-
 @pytest.fixture(scope="session")
 def scoring_heads(path_to_logit) -> list[tuple[int, int]]:
     """Relevance scoring heads by role: TFC1 head→logit effect above 30% of the top head's (paper §4.1)."""
     from circuits.roles import heads_above_cut
 
     return heads_above_cut(path_to_logit["TFC1"].effect)
-
-
-MIN_GROUP = 30  # pairs a query-length group needs (the paper kept groups of > 500 over 12 datasets)
 
 
 def query_length(tokenizer, query: str) -> int:
@@ -275,12 +236,14 @@ def sources(corpus, axiom_session) -> dict[str, tuple[Source, list]]:
 @pytest.fixture(scope="session")
 def groups(hooked_model, sources, axiom_session) -> dict[int, list]:
     """Base pairs of every corpus by query token length, each group capped (seeded, whole queries) at
-    2 × --axiom-pairs."""
+    2 × --axiom-pairs; groups with fewer pairs or queries than semantic_bm.fit's ``min_group``/``min_queries``
+    are left out."""
     by_length: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for _, pairs in sources.values():
         for pair in pairs:
             by_length[query_length(hooked_model.tokenizer, pair.query)][pair.query_id].append(pair)
     rng = np.random.default_rng(axiom_session.seed)
+    fit = CLAIMS["semantic_bm.fit"].extra  # min_group: the paper kept groups of > 500 pairs over 12 datasets
     out = {}
     for length, queries in sorted(by_length.items()):
         chosen: list = []
@@ -288,7 +251,7 @@ def groups(hooked_model, sources, axiom_session) -> dict[int, list]:
             if len(chosen) >= 2 * axiom_session.pairs:
                 break
             chosen += queries[qid]
-        if len(chosen) >= MIN_GROUP and len(queries) >= 5:
+        if len(chosen) >= fit["min_group"] and len(queries) >= fit["min_queries"]:
             out[length] = chosen
     return out
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from axiomtests.claims import CLAIMS, Control
-from circuits.axioms import compliance, gains, level_curves, lower_at_end, scores
+from axiomtests.claims import CLAIMS
+from circuits.axioms import gains, level_curves, lower_at_end, scores
 from circuits.items import Items
+from circuits.measures.axioms import compliance_measure, saturation_against_a_line, share_beyond_indifference
 from circuits.saturation import saturation_ratio, saturation_unmet
 
 
@@ -41,20 +42,9 @@ def base_pairs(corpus):
     return base_set(corpus)
 
 
-def compliance_result(claim_id, model, pairs, seed, d: np.ndarray | None = None):
-    d = gains(model, pairs) if d is None else d
-    ok, details = compliance(d, pairs)
-    items = Items.of([p.id for p in pairs], [p.query_id for p in pairs], gain=d, ok=ok)
-    share, indifference = share_beyond_indifference(items, seed)
+def compliance_result(claim_id: str, model, pairs, seed: int, d: np.ndarray | None = None):
+    share, indifference, items, details = compliance_measure(model, pairs, seed, d)
     return CLAIMS[claim_id].result(share, control=indifference, items=items, **details)
-
-
-def share_beyond_indifference(items: Items, seed: int) -> tuple:
-    """(share of the items' ``ok`` with its CI, the indifference control: 0.5, a rise as likely as a fall)."""
-    ok = items.values["ok"]
-    share = items.bootstrap(lambda i: float(ok[i].mean()), unit="query", seed=seed)
-    beyond = items.bootstrap(lambda i: float(ok[i].mean()) - 0.5, unit="query", seed=seed)
-    return share, Control("indifference (a rise as likely as a fall)", 0.5, beyond)
 
 
 @pytest.mark.claim("axiom.tfc1")
@@ -81,17 +71,6 @@ def test_stmc1(hooked_model, datasets, base_pairs, axiom_session, check_claim):
     result.details["minimal_counterexample"] = counterexample(
         hooked_model, stmc1_pairs(base=base_pairs, tokenizer=hooked_model.tokenizer), axiom_session.seed)
     check_claim(result)
-
-
-def saturation_against_a_line(qids, steps: np.ndarray, seed: int) -> tuple:
-    """(saturation ratio, first gain, the straight-line control, the items) of per-query score steps
-    ``[queries, k]``, each query its own unit."""
-    items = Items.of(qids, step=steps)
-    value = items.bootstrap(lambda i: saturation_ratio(steps[i]), unit="query", seed=seed)
-    first = items.bootstrap(lambda i: float(steps[i, 0].mean()), unit="query", seed=seed)
-    linear = Control("a straight line (ratio 1)", 1.0, items.bootstrap(
-        lambda i: saturation_ratio(steps[i]) - 1.0, unit="query", seed=seed))
-    return value, first, linear, items
 
 
 def word_curves(model, pairs, words: list[str], seed: int) -> np.ndarray:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from axiomtests.claims import CLAIMS, Control, NotComputable
+from axiomtests.claims import CLAIMS, NotComputable
 from circuits.editing import demoted
 from circuits.idf import edit_idf
-from circuits.items import Items
+from circuits.measures.idf import demotion_beyond_random
 from circuits.ranking import mean_ndcg
 from circuits.vocabulary import word_ids
 
@@ -90,11 +90,3 @@ def test_lowering_unsafe_idf_demotes_injected_documents(hooked_model, datasets, 
         mean_injection_gain=float((injected - clean)[attacks].mean())))
 
 
-def demotion_beyond_random(ids, own: np.ndarray, controls: np.ndarray, groups, seed: int) -> tuple:
-    """(the share of attacks ``ids`` demoted by the U0 edit, ``own`` ``[attacks]``, bootstrapped over ``groups``;
-    the control: the mean share along the random directions, ``controls`` ``[attacks, directions]``; the items)."""
-    items = Items.of(ids, groups, demoted=own, demoted_by_random_direction=controls)
-    share = items.bootstrap(lambda i: float(own[i].mean()), unit="query", seed=seed)
-    beyond = items.bootstrap(lambda i: float(own[i].mean() - controls[i].mean()), unit="query", seed=seed)
-    return share, Control(f"{controls.shape[1]} random directions ⟂ v0 signed by U0's rule, same step",
-                          float(controls.mean()), beyond), items

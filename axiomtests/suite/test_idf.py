@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from axiomtests.claims import CLAIMS, Control
+from axiomtests.claims import CLAIMS
 from circuits.axioms import gains
 from circuits.editing import edit_curves, gap_changes, idf_dependence, monotonicity
-from circuits.items import Items, labelled
-from circuits.stats import group_bootstrap
+from circuits.items import Items
+from circuits.measures.idf import dependence_lost, edit_beyond_random
 from circuits.vocabulary import whole_words, word_ids
 
 EDIT_STEPS = tuple(CLAIMS["idf.u0_edit"].extra["edit_steps"])  # IDF edits in standard deviations of U0
@@ -56,7 +56,8 @@ def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, vocab_idf
     directions = signed_random_directions(hooked_model, spectrum, claim.extra["random_directions"], axiom_session.seed,
                                           vocab_idf[0], mask)
     controls = gap_changes(hooked_model, spectrum, examples, EDIT_STEPS, directions)
-    rank, unmet, items = edit_beyond_random(gaps, controls, queries, axiom_session.seed)
+    rank, unmet, items = edit_beyond_random(gaps, controls, queries, axiom_session.seed, EDIT_STEPS,
+                                            claim.extra["monotonic_rho"])
     rows = [{"steps": steps, "doc1 (repeats tok1)": float(doc1_scores[:, k].mean()),
              "doc2 (repeats tok2)": float(doc2_scores[:, k].mean()), "gap": float(gaps[:, k].mean())}
             for k, steps in enumerate(EDIT_STEPS)]
@@ -71,23 +72,6 @@ def test_editing_u0_moves_scores_monotonically(hooked_model, datasets, vocab_idf
         rho=monotonicity(EDIT_STEPS, gaps),
         gap_change=float((gaps[:, -1] - gaps[:, 0]).mean()),
         random_direction_gap_changes=[float(c) for c in controls.mean(0)]))
-
-
-def edit_beyond_random(gaps: np.ndarray, controls: np.ndarray, queries, seed: int) -> tuple:
-    """(the percentile rank of U0's gap change ``gaps`` ``[queries, steps]`` among the random directions' changes
-    ``controls`` ``[queries, directions]``, bootstrapped over queries; why the claim is unmet when the gap does
-    not move monotonically along U0, else None; the items: per example its gap at every step and each random
-    direction's gap change)."""
-    from circuits.controls import percentile_rank
-
-    items = Items.of([f"{q}#{n}" for n, q in enumerate(queries)], queries,
-                     **labelled("gap", gaps, [f"{s:g}" for s in EDIT_STEPS]),
-                     random_direction_change=controls)
-    rank = percentile_rank(gaps[:, -1] - gaps[:, 0], controls, items.units, unit="query", seed=seed)
-    rho, least = monotonicity(EDIT_STEPS, gaps), CLAIMS["idf.u0_edit"].extra["monotonic_rho"]
-    unmet = None if rho >= least else (f"the gap does not move monotonically with U0's edit: Spearman ρ = {rho:.3f} "
-                                       f"< {least}")
-    return rank, unmet, items
 
 
 @pytest.mark.claim("idf.u0_causal")
@@ -126,18 +110,3 @@ def test_the_model_reads_idf_from_u0(hooked_model, datasets, tfc1_gains, vocab_i
         tfc1_share_without_u0=float((ablated > 0).mean())))
 
 
-def dependence_lost(intact: np.ndarray, ablated: np.ndarray, controls: list, term_idf: np.ndarray, qids,
-                    seed: int) -> tuple:
-    """(how much of the gains' correlation with the terms' IDF is lost without U0, bootstrapped over queries; the
-    control: the same loss with random directions projected out instead)."""
-    def lost(i: np.ndarray) -> float:
-        return idf_dependence(intact[i], term_idf[i]) - idf_dependence(ablated[i], term_idf[i])
-
-    def lost_to_random(i: np.ndarray) -> float:
-        return float(np.nanmean([idf_dependence(intact[i], term_idf[i]) - idf_dependence(c[i], term_idf[i])
-                                 for c in controls]))
-
-    value = group_bootstrap(lost, qids, unit="query", seed=seed)
-    beyond = group_bootstrap(lambda i: lost(i) - lost_to_random(i), qids, unit="query", seed=seed)
-    return value, Control(f"{len(controls)} random directions ⟂ v0 projected out instead",
-                          lost_to_random(np.arange(len(intact))), beyond)

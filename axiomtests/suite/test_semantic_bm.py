@@ -2,79 +2,42 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from axiomtests.claims import CLAIMS, Control, NotComputable
-from axiomtests.suite.conftest import MIN_GROUP
-from circuits.semantic_bm import pearson
-from circuits.items import Items
-from circuits.semantic_study import PREDICTORS
+from axiomtests.claims import CLAIMS, NotComputable
+from circuits.measures.semantic_bm import fit_beyond_bm25, generalization_beyond_bm25
 
-PAPER_QUERY_TOKENS = 5  # §5 fits SemanticBM on queries of 5 tokens
-RANDOM_R_MAX = 0.1  # random features must not predict (Table 2: r = 0.0005) for the comparison to mean anything;
-# a negative out-of-fold r is the known downward bias of cross-validated correlation (training means of the other
-# queries anti-correlate with the held-out query's), which handicaps every fitted model alike
+FIT = CLAIMS["semantic_bm.fit"].extra  # query_tokens: §5 fits SemanticBM on queries of 5 tokens
+# random_r_max (semantic_bm.generalization): random features must not predict (Table 2: r = 0.0005) for the
+# comparison to mean anything; a negative out-of-fold r is the known downward bias of cross-validated correlation
+# (training means of the other queries anti-correlate with the held-out query's), which handicaps every fitted
+# model alike
+
+
+def nothing_to_fit() -> NotComputable:
+    return NotComputable(f"no query-length group has {FIT['min_group']} pairs from {FIT['min_queries']} queries: "
+                         "nothing to fit")
 
 
 @pytest.mark.claim("semantic_bm.fit")
 def test_semantic_bm_beats_bm25(evaluated, axiom_session, check_claim):
     if not evaluated:
-        raise NotComputable(f"no query-length group has {MIN_GROUP} pairs from 5 queries: nothing to fit")
-    length = (PAPER_QUERY_TOKENS if PAPER_QUERY_TOKENS in evaluated
+        raise nothing_to_fit()
+    length = (FIT["query_tokens"] if FIT["query_tokens"] in evaluated
               else max(evaluated, key=lambda k: evaluated[k][0]["pairs"]))
     row, pred = evaluated[length]
     gain, circuits, items = fit_beyond_bm25(row, pred, axiom_session.seed)
     check_claim(CLAIMS["semantic_bm.fit"].result(gain, control=circuits, items=items, query_tokens=length, **row))
 
 
-def fit_beyond_bm25(row: dict, pred: dict, seed: int) -> tuple:
-    """(out-of-fold r of SemanticBM minus BM25's, bootstrapped over queries; the control: the control circuits'
-    r minus BM25's; the items: per pair the cross-encoder's score and each model's out-of-fold prediction) of one
-    group evaluated by ``circuits.semantic_study.evaluate_group``."""
-    y, semantic, lexical, control = pred["y"], pred["semantic_bm"], pred["bm25"], pred["control_circuit"]
-    items = Items.of(pred["pair_ids"], pred["query_ids"],
-                     cross_encoder=y, semantic_bm=semantic, bm25=lexical, control_circuit=control)
-    gain = items.bootstrap(lambda i: pearson(semantic[i], y[i]) - pearson(lexical[i], y[i]), unit="query", seed=seed)
-    beyond = items.bootstrap(lambda i: pearson(semantic[i], y[i]) - pearson(control[i], y[i]), unit="query",
-                             seed=seed)
-    return gain, Control(f"{row['control_circuits']} control circuits (head sets like the matching heads, random "
-                         "directions ⟂ v0)", row["pearson_control_circuit"] - row["pearson_bm25"], beyond), items
-
-
 @pytest.mark.claim("semantic_bm.generalization")
 def test_semantic_bm_generalizes_across_query_lengths(evaluated, axiom_session, check_claim):
     if not evaluated:
-        raise NotComputable(f"no query-length group has {MIN_GROUP} pairs from 5 queries: nothing to fit")
-    median, circuits, unmet, table, items = generalization_beyond_bm25([row for row, _ in evaluated.values()],
-                                                                       axiom_session.seed, list(evaluated))
+        raise nothing_to_fit()
+    median, circuits, unmet, table, items = generalization_beyond_bm25(
+        [row for row, _ in evaluated.values()], axiom_session.seed, list(evaluated),
+        CLAIMS["semantic_bm.generalization"].extra["random_r_max"])
     check_claim(CLAIMS["semantic_bm.generalization"].result(median, control=circuits, unmet=unmet, items=items,
                                                            groups=len(evaluated), table2=table))
 
 
-def generalization_beyond_bm25(rows: list[dict], seed: int, lengths: list | None = None) -> tuple:
-    """(the median over query-length groups of SemanticBM's out-of-fold r minus BM25's, bootstrapped over groups;
-    the control: the control circuits' median gain; why the claim is unmet when random features predict, else
-    None; Table 2: median, mean and sd of every predictor's r and nDCG@10; the items: per group, named by its
-    query length ``lengths``, both gains) of ``evaluate_group`` rows."""
-    def summary(key: str) -> dict:
-        values = np.array([row[key] for row in rows], dtype=float)
-        return {"median": float(np.nanmedian(values)), "mean": float(np.nanmean(values)),
-                "sd": float(np.nanstd(values))}
-
-    keys = [f"{m}_{n}" for m in ("pearson", "spearman") for n in PREDICTORS]
-    keys += [f"ndcg10_{n}" for n in ("cross_encoder", *PREDICTORS)]
-    table = {key: summary(key) for key in keys}
-    gain, control_gain = (np.array([row[f"pearson_{name}"] - row["pearson_bm25"] for row in rows], dtype=float)
-                          for name in ("semantic_bm", "control_circuit"))
-    items = Items.of([f"{k} query tokens" for k in (lengths or range(len(gain)))], gain_over_bm25=gain,
-                     control_gain_over_bm25=control_gain)
-    median = items.bootstrap(lambda i: float(np.nanmedian(gain[i])), unit="query-length group", seed=seed)
-    beyond = items.bootstrap(lambda i: float(np.nanmedian(gain[i]) - np.nanmedian(control_gain[i])),
-                             unit="query-length group", seed=seed)
-    circuits = Control("the control circuits' median gain (semantic_bm.fit)", float(np.nanmedian(control_gain)),
-                       beyond)
-    random_r = table["pearson_random"]["median"]
-    unmet = (f"random features reach a median out-of-fold r of {random_r:.3g} (more than {RANDOM_R_MAX}): the fit "
-             "finds signal in noise, so its gain over BM25 means nothing" if not random_r <= RANDOM_R_MAX else None)
-    return median, circuits, unmet, table, items

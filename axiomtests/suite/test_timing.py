@@ -1,8 +1,9 @@
 """Timing: pytest-benchmark runs of the patching passes the suite makes, on a slice of its own TFC1 pairs.
 
-With ``--axiom-report-dir`` the pytest-benchmark JSON lands beside the report as ``benchmarks.json``
-(``report.json`` holds no timings, so it stays byte-identical across runs). Each pass runs when a claim that
-makes it is selected (``--axiom-claims``); ``--benchmark-skip`` skips them all.
+They run only with ``--axiom-timing`` (``axiomtests run --timing``): timings are benchmarks, not verdicts, and
+cost the run a minute. With ``--axiom-report-dir`` the pytest-benchmark JSON lands beside the report as
+``benchmarks.json`` (``report.json`` holds no timings, so it stays byte-identical across runs). Each pass runs
+when a claim that makes it is selected (``--axiom-claims``).
 """
 
 from __future__ import annotations

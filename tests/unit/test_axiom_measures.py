@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS
-from axiomtests.suite.test_axioms import compliance_result, saturation_against_a_line, share_beyond_indifference
 from circuits.axioms import compliance, level_curves, lower_at_end
 from circuits.items import Items
+from circuits.measures.axioms import compliance_measure, saturation_against_a_line, share_beyond_indifference
 from circuits.bm25 import BM25, analyze
 from circuits.saturation import saturation_unmet
 
@@ -73,7 +73,8 @@ def synthetic(seed: int = 0):
 
 
 def tfc1_verdict(model, pairs) -> bool:
-    result = compliance_result("axiom.tfc1", model, pairs, seed=0)
+    share, indifference, items, details = compliance_measure(model, pairs, seed=0)
+    result = CLAIMS["axiom.tfc1"].result(share, control=indifference, items=items, **details)
     assert result.items.ids == tuple(p.id for p in pairs) and result.items.n_units == len({p.query_id for p in pairs})
     return result.status == "pass"
 

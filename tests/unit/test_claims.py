@@ -21,6 +21,28 @@ def test_registry_covers_every_claim_of_the_design_with_provenance_and_reasons()
         assert repr(claim) == f"Claim({claim.id!r})"
 
 
+def test_every_builtin_claim_says_its_kind_and_paper_claims_quote_the_protocol():
+    import re
+    import tomllib
+    from importlib import resources
+
+    entries = tomllib.loads(resources.files("axiomtests").joinpath("claims.toml").read_text())["claim"]
+    assert all("kind" in e for e in entries), [e["id"] for e in entries if "kind" not in e]
+    for claim in CLAIMS.values():
+        assert CLAIMS[claim.id].result(0.0).kind == claim.kind
+        if claim.kind == "paper":
+            assert re.search(r"“[^”]{20,}”", claim.provenance), f"{claim.id}: provenance quotes no sentence"
+            assert claim.paper_value is not None, f"{claim.id}: a paper claim needs the paper's number"
+    assert {c.kind for c in CLAIMS.values()} == {"paper", "extension"}
+
+
+def test_a_user_claim_is_an_extension_unless_it_says_otherwise():
+    base = 'id="team.x"\nstatement="s"\nprovenance="p"\nmetric="m"\nthreshold="> 1"\nwhy="w"'
+    assert load_claims(f"[[claim]]\n{base}")["team.x"].kind == "extension"
+    with pytest.raises(ClaimConfigError, match="kind 'both'"):
+        load_claims(f'[[claim]]\n{base}\nkind="both"')
+
+
 @pytest.mark.parametrize(("text", "value", "holds"), [
     (">= 0.5", 0.5, True), (">= 0.5", 0.49, False), ("< 1", 0.99, True), ("<= -0.5", -0.7, True),
     ("> 0", 0.0, False), (">= 0.5", float("nan"), False)])

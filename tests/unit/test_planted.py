@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 from axiomtests.claims import CLAIMS
-from axiomtests.suite.conftest import aligned
-from axiomtests.suite.test_matching import (preference_unmet, saturation_against_uniform, similarity_gap,
-                                           term_preference)
 from circuits.controls import matched_head_sets
 from circuits.idf import u0
 from circuits.matching import attention_by_level, head_similarity_correlation
+from circuits.measures.matching import preference_unmet, saturation_against_uniform, similarity_gap, term_preference
+from circuits.pairs import align_records as aligned
 from circuits.roles import same_layer_heads, selection_half, top_matching
 from circuits.saturation import saturation_unmet
 from circuits.stats import group_bootstrap
@@ -93,7 +92,7 @@ def saturation(m, heads) -> tuple:
     null = attention_by_level(m, pairs, heads, "term", uniform=True)
     value, first, uniform, _ = saturation_against_uniform(sorted({p.query_id for p in pairs}), matrix, null, seed=0)
     preference = term_preference(per_head, every, heads, matched_head_sets(heads, m.cfg.n_heads, 50, 0), seed=0)
-    unmet = saturation_unmet(first, value.value) or preference_unmet(preference)
+    unmet = saturation_unmet(first, value.value) or preference_unmet(preference, CLAIMS["mh.saturation"].extra["preference_rank"])
     claim = CLAIMS["mh.saturation"]
     return claim.result(value, control=uniform, unmet=unmet), claim.result(value, control=uniform)
 
@@ -118,7 +117,7 @@ def test_the_uniform_null_alone_is_fooled_by_a_random_head(tiny_checkpoint):
 
 @pytest.mark.parametrize("knocked_out", [False, True], ids=["planted", "matching-head-silenced"])
 def test_ablating_the_matching_head_removes_the_gain_only_when_it_carries_it(tmp_path, knocked_out):
-    from axiomtests.suite.test_matching import gain_lost
+    from circuits.measures.matching import gain_lost
     from circuits.controls import percentile_rank
     from circuits.knockout import silence_heads
     from circuits.model import HookedCrossEncoder
@@ -141,7 +140,7 @@ def test_path_patching_finds_the_planted_scoring_head_late_and_alone(tmp_path, k
     """rsh.path_to_logit on TFC1 and STMC1: the planted scoring head 2.0 is found late and alone (0.85, CI from
     0.82); silenced, what moves the score is random heads of no consistent sign (0.66 by its point value, with a
     CI from −1.2: the flat-map control fails it)."""
-    from axiomtests.suite.test_scoring_heads import late_concentration
+    from circuits.measures.scoring import late_concentration
     from circuits.knockout import silence_heads
     from circuits.model import HookedCrossEncoder
     from circuits.patching import path_patch
@@ -160,7 +159,7 @@ def test_path_patching_finds_the_planted_scoring_head_late_and_alone(tmp_path, k
 
 
 def test_the_planted_model_reads_idf_from_u0_and_a_random_one_does_not(model):
-    from axiomtests.suite.test_idf import dependence_lost
+    from circuits.measures.idf import dependence_lost
     from circuits.axioms import scores
     from circuits.controls import random_directions
     from circuits.idf import without_direction
@@ -194,7 +193,7 @@ def test_the_planted_model_reads_idf_from_u0_and_a_random_one_does_not(model):
 
 
 def test_the_planted_scoring_head_weights_query_tokens_by_idf_and_a_random_one_does_not(model):
-    from axiomtests.suite.test_scoring_heads import idf_attention
+    from circuits.measures.scoring import idf_attention
 
     kind, m = model
     pairs = matching_pairs()
@@ -235,15 +234,16 @@ def random_word(query, doc, rng) -> str:
 
 
 def test_the_planted_matching_head_rewards_synonyms_and_a_random_model_does_not(model):
-    from axiomtests.suite.test_axioms import compliance_result
+    from circuits.measures.axioms import compliance_measure
 
     kind, m = model
-    result = compliance_result("axiom.stmc1", m, appended_pairs(60, 6, synonym), seed=0)
+    share, indifference, items, details = compliance_measure(m, appended_pairs(60, 6, synonym), seed=0)
+    result = CLAIMS["axiom.stmc1"].result(share, control=indifference, items=items, **details)
     assert result.status == ("pass" if kind == "planted" else "fail"), result
 
 
 def test_exact_and_semantic_matches_share_the_planted_path_beyond_a_random_word(model):
-    from axiomtests.suite.test_scoring_heads import agreement_beyond_random, kept_with_random
+    from circuits.measures.scoring import agreement_beyond_random, kept_with_random
     from circuits.patching import path_patch
 
     kind, m = model
@@ -256,7 +256,7 @@ def test_exact_and_semantic_matches_share_the_planted_path_beyond_a_random_word(
 
 
 def test_the_planted_contextualisation_heads_are_found_and_weight_by_idf_a_random_models_are_not(model, matching):
-    from axiomtests.suite.test_scoring_heads import contextualisation_heads, idf_attention
+    from circuits.measures.scoring import contextualisation_heads, idf_attention
     from circuits.patching import path_patch
     from circuits.roles import heads_above_cut
 
@@ -274,7 +274,7 @@ def test_the_planted_contextualisation_heads_are_found_and_weight_by_idf_a_rando
 
 
 def test_raising_idf_through_u0_widens_the_gap_beyond_random_edits_only_when_planted(model):
-    from axiomtests.suite.test_idf import EDIT_STEPS, edit_beyond_random
+    from circuits.measures.idf import edit_beyond_random
     from circuits.editing import edit_curves, edit_examples, gap_changes
     from circuits.idf import signed_random_directions
 
@@ -288,10 +288,12 @@ def test_raising_idf_through_u0_widens_the_gap_beyond_random_edits_only_when_pla
         rows.append((f"{first} {second}", [first, second]))
     examples = edit_examples(rows, m.tokenizer, 40)  # each example edits a token no other example reads
     queries = [q for q, _, _ in examples]
-    gaps = np.subtract(*edit_curves(m, spectrum, examples, EDIT_STEPS))
     claim = CLAIMS["idf.u0_edit"]
+    steps = claim.extra["edit_steps"]
+    gaps = np.subtract(*edit_curves(m, spectrum, examples, steps))
     directions = signed_random_directions(m, spectrum, claim.extra["random_directions"], 0, idf)
-    rank, unmet, _ = edit_beyond_random(gaps, gap_changes(m, spectrum, examples, EDIT_STEPS, directions), queries, 0)
+    rank, unmet, _ = edit_beyond_random(gaps, gap_changes(m, spectrum, examples, steps, directions), queries, 0,
+                                        steps, claim.extra["monotonic_rho"])
     result = claim.result(rank, unmet=unmet)
     assert result.status == ("pass" if kind == "planted" else "fail"), (result, len(examples))
 
@@ -302,7 +304,7 @@ def test_patching_the_matching_head_from_a_longer_document_lowers_the_score_only
     """mh.length: the known positive is the length-normalised planted model; the negatives are the same model
     with its reader (1.2) silenced, and the base planted model, whose matching signal grows with document length
     (its score rises as text is appended)."""
-    from axiomtests.suite.test_matching import head_set_percentile
+    from circuits.measures.matching import head_set_percentile
     from circuits.ablation import patch_query_outputs
     from circuits.knockout import silence_heads
     from circuits.model import HookedCrossEncoder
@@ -336,10 +338,12 @@ def test_lowering_an_injected_terms_idf_demotes_the_document_only_when_idf_is_si
     term's IDF through U0 must rank the document below its clean version more often than random directions do.
     Only a model whose low-IDF matches count against a document (``signed_idf``) can; with IDF that only weights
     matches, the injected match keeps a gain however low its IDF."""
-    from axiomtests.suite.test_editing import EDIT_STEPS, INJECTION_GAIN, demotion_beyond_random
     from circuits.editing import demoted
     from circuits.idf import signed_random_directions
+    from circuits.measures.idf import demotion_beyond_random
     from circuits.model import HookedCrossEncoder
+
+    extra = CLAIMS["edit.adversarial"].extra
 
     folder = (tiny_checkpoint("bert", n_layers=3, n_heads=4, d_model=32) if variant == "random" else
               planted_cross_encoder(tmp_path / "planted", signed_idf=variant == "signed-idf"))
@@ -355,14 +359,14 @@ def test_lowering_an_injected_terms_idf_demotes_the_document_only_when_idf_is_si
         clean.append(" ".join(rng.choice([w for w in WORDS if w not in query], 8)))
     injected = [f"{doc} {query.split()[0]}" for query, doc in zip(queries, clean)]
     gain = (m.score_pairs(queries, injected) - m.score_pairs(queries, clean)).numpy()
-    attacks = np.nonzero(gain > INJECTION_GAIN)[0]
+    attacks = np.nonzero(gain > extra["injection_gain"])[0]
     claim = CLAIMS["edit.adversarial"]
     assert len(attacks) >= (50 if variant != "random" else 1), gain  # a random model's injections barely move it
     attacked = ([queries[i] for i in attacks], [injected[i] for i in attacks], [clean[i] for i in attacks])
     ids = m.tokenizer.convert_tokens_to_ids(unsafe)
-    own = demoted(m, spectrum, ids, EDIT_STEPS, *attacked)
+    own = demoted(m, spectrum, ids, extra["edit_steps"], *attacked)
     directions = signed_random_directions(m, spectrum, claim.extra["random_directions"], 0, idf)
-    controls = np.array([demoted(m, spectrum, ids, EDIT_STEPS, *attacked, d) for d in directions]).T
+    controls = np.array([demoted(m, spectrum, ids, extra["edit_steps"], *attacked, d) for d in directions]).T
     share, control, items = demotion_beyond_random(attacks, own, controls, [queries[i] for i in attacks], seed=0)
     result = claim.result(share, control=control, items=items)
     assert result.status == ("pass" if variant == "signed-idf" else "fail"), (result, len(attacks))
@@ -372,7 +376,7 @@ def test_semantic_bm_on_the_planted_circuit_beats_bm25_and_control_circuits_and_
     """semantic_bm.fit and .generalization: SemanticBM on the planted matching head and U0 predicts the planted
     model's scores better than BM25 and than circuits of other heads and random directions, at every query
     length; on a random model it does not."""
-    from axiomtests.suite.test_semantic_bm import fit_beyond_bm25, generalization_beyond_bm25
+    from circuits.measures.semantic_bm import fit_beyond_bm25, generalization_beyond_bm25
     from circuits.bm25 import BM25, analyze
     from circuits.semantic_study import Circuit, Source, control_circuits, evaluate_group
 
@@ -398,7 +402,9 @@ def test_semantic_bm_on_the_planted_circuit_beats_bm25_and_control_circuits_and_
     gain, control, items = fit_beyond_bm25(*evaluated[3], seed=0)
     fit = CLAIMS["semantic_bm.fit"].result(gain, control=control, items=items)
     median, circuits, unmet, _, items = generalization_beyond_bm25([row for row, _ in evaluated.values()], seed=0,
-                                                                   lengths=list(evaluated))
+                                                                   lengths=list(evaluated), random_r_max=CLAIMS[
+                                                                       "semantic_bm.generalization"].extra[
+                                                                       "random_r_max"])
     general = CLAIMS["semantic_bm.generalization"].result(median, control=circuits, unmet=unmet, items=items)
     expected = "pass" if kind == "planted" else "fail"
     assert (fit.status, general.status) == (expected, expected), (fit, general)

@@ -141,11 +141,12 @@ def test_timing_tests_follow_the_claims_they_time(checkpoints, pytester, beir_fo
                                                "-p", "no:cacheprovider")
         return result.stdout.str()
 
-    assert "test_patching_pass_timing[path_to_logit]" not in collected("--axiom-claims", "idf.u0")
-    only_qch = collected("--axiom-claims", "qch.idf")
+    assert "test_patching_pass_timing[" not in collected(), "timings run only with --axiom-timing"
+    assert "test_patching_pass_timing[path_to_logit]" not in collected("--axiom-timing", "--axiom-claims", "idf.u0")
+    only_qch = collected("--axiom-timing", "--axiom-claims", "qch.idf")
     assert "test_patching_pass_timing[path_to_scoring_heads_v]" in only_qch
     assert "test_patching_pass_timing[path_to_logit]" not in only_qch
-    assert collected().count("test_patching_pass_timing[") == 3
+    assert collected("--axiom-timing").count("test_patching_pass_timing[") == 3
 
 
 def test_a_claim_that_cannot_be_computed_stays_in_the_report_with_its_reason(checkpoints, pytester, beir_folder):

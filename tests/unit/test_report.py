@@ -63,9 +63,25 @@ def test_markdown_has_tables(tmp_path):
     path = make_report().write(tmp_path)
     markdown = (tmp_path / "report.md").read_text()
     assert re.search(r"\|\s*b\.claim\s*\|\s*fail\s*\|\s*0\.1235\s*\|", markdown)
-    assert "## faithfulness" in markdown and "## Claims" in markdown and "0.99" in markdown
+    assert "## faithfulness" in markdown and "## Extensions (ours)" in markdown and "0.99" in markdown
     loaded = load_report(path)
     assert loaded.to_json() == make_report().to_json()
+
+
+def test_markdown_opens_with_the_paper_reproduction_and_labels_the_rest_as_ours():
+    report = make_report()
+    report.add(ClaimResult(id="c.paper", status="pass", value=-0.61, threshold="<= -0.5", ci=(-0.66, -0.55),
+                           paper_value=-0.7136, kind="paper"))
+    markdown = report.to_markdown()
+    reproduction, ours = markdown.index("## Paper reproduction"), markdown.index("## Extensions (ours)")
+    assert reproduction < ours < markdown.index("## faithfulness")
+    table = markdown[reproduction:ours]
+    assert re.search(r"\|\s*c\.paper\s*\|\s*-0\.7136\s*\|\s*-0\.61\s*\|\s*\[-0\.66, -0\.55\]", table)
+    assert "b.claim" not in table and "b.claim" in markdown[ours:]
+    assert "No paper-kind claim ran." in make_report().to_markdown()
+    assert json.loads(report.to_json())["claims"][2]["kind"] == "paper"
+    with pytest.raises(ValueError, match="kind 'guess'"):
+        ClaimResult(id="x", status="pass", kind="guess")
 
 
 def test_figures_are_listed_once_and_linked(tmp_path):

@@ -45,7 +45,7 @@ def test_the_example_release_gate_runs_locally(tiny_checkpoint, tiny_beir, tmp_p
     codes = run_workflow({"MODEL": str(model), "BASELINE": str(released / "report.json"), "AXIOM_ARGS": args,
                           "GITHUB_STEP_SUMMARY": str(summary)}, tmp_path)
     assert codes == {"gate": 0, "Job summary": 0}
-    assert "## Claims" in summary.read_text() and "idf.u0" in summary.read_text()
+    assert "## Paper reproduction" in summary.read_text() and "idf.u0" in summary.read_text()
     junit = ET.parse(tmp_path / "axiom-report" / "junit.xml")
     props = {p.get("name"): p.get("value") for p in junit.iter("property")}
     assert props["claim"] == "idf.u0" and props["gate"] == "finding" and "se" in props  # fails in both runs
