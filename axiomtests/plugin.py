@@ -339,6 +339,34 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     session.config.get_terminal_writer().line(f"axiomtests report: {path} and {path.with_suffix('.md')}")
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """One line per claim after pytest's own summary: verdict, value [95% CI], threshold, the paper's number, the
+    gate's outcome when a baseline is given, paper-kind claims first (as in ``report.md``)."""
+    axiom = getattr(config, "_axiom_session", None)
+    report = getattr(axiom, "_report", None)
+    if report is None or not report.claims:
+        return
+    terminalreporter.write_sep("=", "axiomtests claims")
+    for line in claim_summary_lines(report.claims):
+        terminalreporter.write_line(line)
+
+
+def claim_summary_lines(claims) -> list[str]:
+    """``PASS  idf.u0  -0.637 [-0.646, -0.628]  <= -0.5  paper -0.7136  [paper]``, one per claim."""
+    from circuits.report import format_value
+
+    def line(c) -> str:
+        value = "no value" if c.value is None else format_value(c.value) + (f" {format_value(c.ci)}" if c.ci else "")
+        gate = c.details.get("gate", {}).get("outcome")
+        parts = [f"{c.status.upper():5}", c.id, value, c.threshold or "",
+                 f"paper {format_value(c.paper_value)}" if c.paper_value is not None else "",
+                 f"gate: {gate}" if gate else "", f"[{c.kind or 'check'}]"]
+        return "  ".join(p for p in parts if p)
+
+    ordered = sorted(claims, key=lambda c: (c.kind != "paper", c.id))
+    return [line(c) for c in ordered]
+
+
 def marker_name(claim_id: str) -> str:
     """The per-claim marker: ``rsh.path_to_logit`` -> ``rsh_path_to_logit`` (``pytest -m rsh_path_to_logit``)."""
     return claim_id.replace(".", "_")

@@ -106,7 +106,7 @@ class Report:
     def to_markdown(self) -> str:
         ck = self.checkpoint
         lines = [f"# axiomtests report: {ck.get('name', '?')}", ""]
-        lines.append(_github([[k, _fmt(v)] for k, v in sorted(ck.items())], headers=["checkpoint", ""]))
+        lines.append(_github([[k, format_value(v)] for k, v in sorted(ck.items())], headers=["checkpoint", ""]))
         if self.claims:
             lines += _claim_tables(sorted(self.claims, key=lambda c: c.id))
             blind = [c.id for c in sorted(self.claims, key=lambda c: c.id) if c.details.get("discriminative") is False]
@@ -132,7 +132,7 @@ class Report:
                 lines += ["", f"![{name}]({name})"]
         env = self.environment
         lines += ["", "## Environment", "",
-                  _github([[k, _fmt(v)] for k, v in sorted(env.items())])]
+                  _github([[k, format_value(v)] for k, v in sorted(env.items())])]
         return "\n".join(lines) + "\n"
 
     def write(self, folder: str | Path) -> Path:
@@ -191,16 +191,16 @@ def _claim_tables(claims: list[ClaimResult]) -> list[str]:
              "The paper's quantities, measured by its protocol (each claim's provenance quotes it): the paper's "
              "number for ms-marco-MiniLM-L-12-v2 beside this checkpoint's.", ""]
     if paper:
-        rows = [[c.id, _fmt(c.paper_value), _fmt(c.value), _fmt(c.ci), c.threshold or "", c.status,
+        rows = [[c.id, format_value(c.paper_value), format_value(c.value), format_value(c.ci), c.threshold or "", c.status,
                  f"{c.n_units} {c.unit}" if c.unit else "", _control_cell(c)] for c in paper]
         lines.append(_github(rows, headers=["claim", "paper", "ours", "95% CI", "threshold", "status", "resampled",
                                             "control (value; beaten?)"]))
     else:
         lines.append("No paper-kind claim ran.")
     if ours:
-        rows = [[c.id, c.status, _fmt(c.value), c.threshold or "", _fmt(c.ci), _fmt(c.se),
+        rows = [[c.id, c.status, format_value(c.value), c.threshold or "", format_value(c.ci), format_value(c.se),
                  f"{c.n_units} {c.unit}" if c.unit else "", _control_cell(c), *([_null_cell(c)] if nulls else []),
-                 _fmt(c.paper_value)] for c in ours]
+                 format_value(c.paper_value)] for c in ours]
         lines += ["", "## Extensions (ours)", "",
                   "Our stricter causal tests and controls, quantities the paper does not report, and the engine's "
                   "own checks: judged by our thresholds, not the paper's numbers.", "",
@@ -214,12 +214,12 @@ def _control_cell(claim: ClaimResult) -> str:
     control = claim.control
     if not control:
         return ""
-    return f"{control['name']}: {_fmt(control['value'])}; {'yes' if control['beaten'] else 'no'}"
+    return f"{control['name']}: {format_value(control['value'])}; {'yes' if control['beaten'] else 'no'}"
 
 
 def _null_cell(claim: ClaimResult) -> str:
     null = claim.details.get("null")
-    return f"{null['status']} {_fmt(null['value'])}".strip() if null else ""
+    return f"{null['status']} {format_value(null['value'])}".strip() if null else ""
 
 
 def _github(rows: list[list[Any]], headers: Any = ()) -> str:
@@ -232,19 +232,20 @@ def _github(rows: list[list[Any]], headers: Any = ()) -> str:
     return tabulate([[cell(v) for v in row] for row in rows], headers=[cell(h) for h in headers], tablefmt="github")
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A value as report.md prints it: 4 significant digits, lists bracketed, None empty."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
     return str(value)
 
 
 def _section_markdown(section: Any) -> str:
     if isinstance(section, list) and section and isinstance(section[0], dict):
-        return _github([[_fmt(v) for v in row.values()] for row in section], headers=list(section[0]))
+        return _github([[format_value(v) for v in row.values()] for row in section], headers=list(section[0]))
     if isinstance(section, dict):
-        return _github([[k, _fmt(v)] for k, v in sorted(section.items())])
-    return _fmt(section)
+        return _github([[k, format_value(v)] for k, v in sorted(section.items())])
+    return format_value(section)

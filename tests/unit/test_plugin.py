@@ -40,6 +40,7 @@ def test_checkpoint_runs_the_suite_and_reports_identically(checkpoints, pytester
                                                "--axiom-report-dir", str(out), "-p", "no:cacheprovider",
                                                "-k", "scores_equal_plain_hugging_face")
         result.assert_outcomes(passed=2)
+        result.stdout.fnmatch_lines(["*= axiomtests claims =*", "PASS   foundation.faithful_eager  0  *check*"])
         outputs.append((out / "report.json").read_bytes())
     assert outputs[0] == outputs[1]
     assert b'"foundation.faithful_eager"' in outputs[0] and b'"score": "diff"' in outputs[0]
@@ -192,3 +193,18 @@ def test_junit_xml_carries_each_claims_value_threshold_and_interval(checkpoints,
     props = {p.get("name"): p.get("value") for p in ET.parse(pytester.path / "junit.xml").iter("property")}
     assert props == {"claim": "idf.u0", "status": "pass", "value": "-0.7", "threshold": "<= -0.5",
                      "ci": "(-0.75, -0.65)", "se": "0.02", "unit": "vocabulary token"}
+
+
+def test_the_terminal_summary_puts_paper_claims_first_with_value_ci_paper_number_and_gate():
+    from axiomtests.plugin import claim_summary_lines
+    from circuits.report import ClaimResult
+
+    claims = [ClaimResult(id="a.ours", status="fail", value=0.05, threshold=">= 0.5", ci=(0.0, 0.14),
+                          details={"gate": {"outcome": "finding"}}, kind="extension"),
+              ClaimResult(id="z.paper", status="pass", value=-0.637, threshold="<= -0.5", ci=(-0.646, -0.628),
+                          paper_value=-0.7136, kind="paper"),
+              ClaimResult(id="m.check", status="error", details={"error": "boom"})]
+    assert claim_summary_lines(claims) == [
+        "PASS   z.paper  -0.637 [-0.646, -0.628]  <= -0.5  paper -0.7136  [paper]",
+        "FAIL   a.ours  0.05 [0, 0.14]  >= 0.5  gate: finding  [extension]",
+        "ERROR  m.check  no value  [check]"]
