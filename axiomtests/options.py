@@ -89,7 +89,7 @@ def add_run_options(addoption: AddOption, prefix: str = "axiom-") -> None:
               help="Seed of every sample, the diagnostic datasets included. Default: %(default)r")
     addoption(f"--{prefix}pairs", metavar="N", default=64, type=parse_positive_int,
               help="Sample size of every check: N TFC1/STMC1 pairs per stratum, N·50/64 TFC2/LNC1 queries, N "
-                   "patching pairs (see the README for what each claim needs). Default: %(default)r")
+                   "patching pairs (what each claim needs: docs/findings/sample-size.md). Default: %(default)r")
     addoption(f"--{prefix}corpus", metavar="SOURCE", default=None, action="append",
               help="Base corpus: a BEIR folder or an ir_datasets id. Default: the embedded TREC RAG 2024 sample. "
                    "Repeat it to add corpora to SemanticBM's generalisation (App. G): their passages join the "

@@ -25,6 +25,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from axiomtests.records import AXIOMS, DEFAULT_FILLER, BasePair, Filler, NotApplicable, Pair
 from axiomtests.synonyms import Candidate, ReferenceEmbedding, synonym_candidates
 from axiomtests.text import (SENTENCE_END, appended, cut_at_sentence, query_terms, shares_query_term, split_sentences,
@@ -44,12 +46,14 @@ __all__ = [
     "Candidate", "ReferenceEmbedding", "filler_token", "split_sentences", "cut_at_sentence", "base_set", "query_terms",
     "eligible_terms", "term_count", "token_term_count", "synonym_candidates", "tfc1_pair", "stmc1_pair",
     "tfc2_window", "tfc2_pronoun", "tfc2_pairs", "tfc2_word_chain", "irrelevant_sentences", "lnc1_pairs",
-    "filler_control",
+    "filler_control", "random_word_pair", "random_word_pairs",
     "pair_problems",
     "validate_pair",
 ]
 
-GENERATOR_VERSION = "1"  # bump whenever a generator's output changes: older built files become stale
+# Bump whenever a generator's output changes: older built files become stale. 2: STMC1 takes WordNet synonyms
+# only (1: hypernyms and other related lemmas too).
+GENERATOR_VERSION = "2"
 TFC2_VARIANTS = ("pronoun", "appended")
 MAX_CANDIDATES_RECORDED = 20
 
@@ -311,3 +315,31 @@ def filler_control(pair: Pair) -> Pair:
                 pair.baseline_len, {"controls": pair.id})
 
 
+
+
+def random_word_pair(pair: Pair, tokenizer: PreTrainedTokenizerBase, words: Sequence[str], order: Iterable[int]
+                     ) -> Pair | None:
+    """The control of a TFC1 or STMC1 ``pair``: its document with a word appended instead of the term, the first of
+    ``words`` (taken in ``order``) that is in neither the query nor the document and has as many pieces as the
+    inserted word, so that both documents have the same length and the padded baseline stays aligned; None
+    when no such word comes up."""
+    from dataclasses import replace
+
+    from circuits.bm25 import words as words_of
+
+    taken = set(words_of(pair.query)) | set(words_of(pair.document))
+    for index in order:
+        word = words[int(index)]
+        if word not in taken and len(pieces(tokenizer, word)) == pair.filler.count:
+            return replace(pair, id=f"RANDOM/{pair.id}", axiom="RANDOM", perturbed=appended(pair.document, word),
+                           inserted=word, term=word)
+    return None
+
+
+def random_word_pairs(pairs: Sequence[Pair], tokenizer: PreTrainedTokenizerBase, words: Sequence[str], seed: int
+                      ) -> list[Pair]:
+    """:func:`random_word_pair` of each of ``pairs``, each trying 50 of ``words`` in a seeded order of its own; pairs
+    without such a word are left out."""
+    rng = np.random.default_rng(seed)
+    out = [random_word_pair(pair, tokenizer, words, rng.permutation(len(words))[:50]) for pair in pairs]
+    return [c for c in out if c is not None]

@@ -2,8 +2,9 @@
 
 Runs in the peers' own venv, since MechIR pins older transformers and numpy::
 
-    python3 -m venv /work/peers-venv && /work/peers-venv/bin/pip install torch==2.13.0 mechir
-    /work/peers-venv/bin/python benchmarks/peers.py --checkpoint DIR --pairs pairs.pt --repeats 3
+    python3 -m venv peers-venv && peers-venv/bin/pip install torch==2.13.0 mechir
+    python benchmarks/side_by_side.py --peers-python peers-venv/bin/python      # the driver runs this script
+    peers-venv/bin/python benchmarks/peers.py --checkpoint DIR --pairs pairs.pt --repeats 3   # or by hand
 
 ``pairs.pt`` is what ``common.make_pairs`` returns (saved by the driver). Prints one JSON line per peer:
 median seconds over ``--repeats`` and the largest |unpatched score − Hugging Face score|.

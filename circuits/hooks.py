@@ -129,8 +129,11 @@ def _layer_of(name: str) -> int | None:
 class ActivationCache:
     """Activations recorded by ``run_with_cache``, by hook name.
 
-    >>> cache["blocks.0.attn.hook_z"]      # doctest: +SKIP
-    >>> cache["z", 0]                        # same tensor, short form
+    >>> cache = ActivationCache({"blocks.0.attn.hook_z": torch.zeros(1, 5, 4, 8)})
+    >>> cache["z", 0] is cache["blocks.0.attn.hook_z"]   # the short form names the same tensor
+    True
+    >>> ("z", 0) in cache, cache
+    (True, ActivationCache(1 activations: blocks.0.attn.hook_z))
     """
 
     def __init__(self, store: dict[str, torch.Tensor]) -> None:

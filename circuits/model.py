@@ -55,10 +55,16 @@ class HookedCrossEncoder:
     """A sequence-classification cross-encoder with TransformerLens-style hook points.
 
     Examples:
-        >>> model = HookedCrossEncoder.from_pretrained("path/to/checkpoint")   # doctest: +SKIP
+        >>> from tempfile import TemporaryDirectory
+        >>> from circuits.tiny import tiny_cross_encoder
+        >>> folder = TemporaryDirectory()
+        >>> checkpoint = tiny_cross_encoder(Path(folder.name), "bert")  # a tiny random BERT; or a hub id
+        >>> model = HookedCrossEncoder.from_pretrained(checkpoint)
         >>> batch = model.tokenize(["what is bm25"], ["BM25 is a ranking function."])
         >>> scores, cache = model.run_with_cache(batch, names_filter=lambda n: n.endswith("hook_pattern"))
-        >>> cache["pattern", 0].shape   # [batch, head, query_pos, key_pos]
+        >>> cache["pattern", 0].shape[:2], scores.shape   # pattern: [batch, head, query_pos, key_pos]
+        (torch.Size([1, 4]), torch.Size([1]))
+        >>> folder.cleanup()
     """
 
     model: nn.Module

@@ -1,6 +1,6 @@
 """Activation patching and exact path patching for a HookedCrossEncoder: batched, streamed, layer-skipping.
 
-Semantics (DESIGN.md, "Patching semantics"); every patched run is on the *baseline* pair ("denoising"):
+Semantics (``docs/patching.md``); every patched run is on the *baseline* pair ("denoising"):
 
 - **Activation patching** overwrites one activation (a head's ``z`` at every position or at one position, one
   query row of a head's attention pattern, or ``resid_pre``/``attn_out``/``mlp_out`` at one position) with its

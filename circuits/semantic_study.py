@@ -22,7 +22,7 @@ from circuits.controls import matched_head_sets, random_directions
 from circuits.matching import attention_patterns, matching_scores
 from circuits.model import HookedCrossEncoder
 from circuits.ranking import mean_ndcg
-from circuits.semantic_bm import RidgeFit, TiedFit, cross_fitted, features, pearson, spearman
+from circuits.semantic_bm import RidgeFit, TiedFit, cross_fitted, features, fold_pearson, fold_spearman, pearson
 
 Head = tuple[int, int]
 K1_GRID = (0.5, 0.9, 1.2, 1.5, 2.0)
@@ -102,8 +102,9 @@ def bm25_scores(analyzed: list[tuple[list[str], list[str]]], collections: list[B
 
 def evaluate_group(model: HookedCrossEncoder, pairs: Sequence, circuit: Circuit, controls: Sequence[Circuit],
                    source_of: Callable[[object], Source], seed: int, folds: int = 5) -> tuple[dict, dict]:
-    """Out-of-fold Pearson/Spearman/nDCG@10 of every predictor for one group, and the out-of-fold predictions
-    (for the query bootstrap). ``control_circuit`` is the mean prediction of the ``controls``' tied fits."""
+    """Out-of-fold Pearson/Spearman (each the mean over test folds, :func:`circuits.semantic_bm.fold_pearson`) and
+    nDCG@10 of every predictor for one group, and the out-of-fold predictions with their fold ids (for the query
+    bootstrap). ``control_circuit`` is the mean prediction of the ``controls``' tied fits."""
     circuit_inputs, y = circuit_features(model, pairs, [circuit, *controls])
     qids = [p.query_id for p in pairs]
     groups = np.array(qids)
@@ -117,7 +118,7 @@ def evaluate_group(model: HookedCrossEncoder, pairs: Sequence, circuit: Circuit,
 
     u, ms = circuit_inputs[0]
     x = features(u, ms)
-    semantic, _ = cross_fitted(tied(u, ms), qids, folds, seed)
+    semantic, fold = cross_fitted(tied(u, ms), qids, folds, seed)
     relaxed, _ = cross_fitted(ridge(x), qids, folds, seed)
     control = np.mean([cross_fitted(tied(cu, cms), qids, folds, seed)[0] for cu, cms in circuit_inputs[1:]], axis=0)
     analyzed = [(analyze(p.query), analyze(p.document)) for p in pairs]
@@ -137,8 +138,8 @@ def evaluate_group(model: HookedCrossEncoder, pairs: Sequence, circuit: Circuit,
            "folds": min(folds, len(set(qids))), "control_circuits": len(controls), "bm25_k1_b_per_fold": chosen}
     predictions = dict(zip(PREDICTORS, (semantic, relaxed, lexical, random_pred, control)))
     for name, pred in predictions.items():
-        row[f"pearson_{name}"] = pearson(pred, y)
-        row[f"spearman_{name}"] = spearman(pred, y)
+        row[f"pearson_{name}"] = fold_pearson(pred, y, fold)
+        row[f"spearman_{name}"] = fold_spearman(pred, y, fold)
     pair_of = {p.query_id: p for p in pairs}
     for name, pred in (("cross_encoder", y), *predictions.items()):
         run: dict[str, dict[str, float]] = defaultdict(dict)
@@ -146,12 +147,14 @@ def evaluate_group(model: HookedCrossEncoder, pairs: Sequence, circuit: Circuit,
             run[pair.query_id][pair.doc_id] = float(value)
         judged = {q: source_of(pair_of[q]).qrels.get(q, {}) for q in run}
         row[f"ndcg10_{name}"] = mean_ndcg(run, judged) if any(judged.values()) else float("nan")
-    return row, {"y": y, "query_ids": qids, "pair_ids": [f"{p.query_id}/{p.doc_id}" for p in pairs], **predictions}
+    return row, {"y": y, "query_ids": qids, "pair_ids": [f"{p.query_id}/{p.doc_id}" for p in pairs], "fold": fold,
+                 **predictions}
 
 
 def by_dataset(evaluated: dict, label_of: dict[str, str]) -> list[dict]:
     """Per corpus: the median, over the query-length groups holding at least 10 of its pairs, of the out-of-fold
-    Pearson r of each predictor on that corpus's pairs (the paper's per-dataset view of App. G)."""
+    Pearson r (mean over test folds) of each predictor on that corpus's pairs (the paper's per-dataset view of
+    App. G)."""
     rows = []
     for label in dict.fromkeys(label_of.values()):
         per_group: dict[str, list[float]] = defaultdict(list)
@@ -161,7 +164,7 @@ def by_dataset(evaluated: dict, label_of: dict[str, str]) -> list[dict]:
                 continue
             for name in PREDICTORS:
                 if name in pred:
-                    per_group[name].append(pearson(pred[name][mine], pred["y"][mine]))
+                    per_group[name].append(fold_pearson(pred[name][mine], pred["y"][mine], pred["fold"][mine]))
         rows.append({"dataset": label, "groups": len(per_group.get("bm25", [])),
                      **{f"median_pearson_{name}": float(np.nanmedian(v)) for name, v in per_group.items()}})
     return rows

@@ -116,41 +116,23 @@ def sample_indices(n: int, k: int, seed: int) -> list[int]:
     return sorted(rng.permutation(n)[: min(k, n)].tolist())
 
 
-def random_word_pairs(pairs, tokenizer, words: list[str], seed: int) -> list:
-    """Controls of TFC1 pairs: the same document with a random vocabulary word appended instead of the query
-    term (one that is in neither the query nor the document, as many pieces as the term), so the padded
-    baseline stays aligned. Pairs without such a word are left out."""
-    from dataclasses import replace
-
-    from axiomtests.text import appended
-    from axiomtests.tokens import pieces
-    from circuits.bm25 import words as words_of
-
-    rng = np.random.default_rng(seed)
-    out = []
-    for pair in pairs:
-        taken = set(words_of(pair.query)) | set(words_of(pair.document))
-        for index in rng.permutation(len(words))[:50]:
-            word = words[int(index)]
-            if word not in taken and len(pieces(tokenizer, word)) == pair.filler.count:
-                out.append(replace(pair, id=f"RANDOM/{pair.id}", axiom="RANDOM",
-                                   perturbed=appended(pair.document, word), inserted=word, term=word))
-                break
-    return out
-
-
 @pytest.fixture(scope="session")
 def control_words(hooked_model, vocab_idf) -> list[str]:
-    """Whole-word vocabulary entries seen in the corpus, longer than 3 letters: the random words of controls."""
+    """Whole-word vocabulary entries seen in the corpus, longer than 3 letters, as words (without a SentencePiece or
+    byte-level word-start marker): the random words of controls."""
+    from circuits.vocabulary import whole_words
+
     tok = hooked_model.tokenizer
     mask = whole_word_mask(tok, vocab_idf[1])
-    return [t for t, keep in zip(tok.convert_ids_to_tokens(list(range(len(tok)))), mask) if keep and len(t) > 3]
+    return [w for w, keep in zip(whole_words(tok), mask) if keep and len(w) > 3]
 
 
 @pytest.fixture(scope="session")
 def patching_sets(hooked_model, datasets, control_words, axiom_session) -> dict:
     """The same seeded sample of (query, passage, term) in TFC1 and STMC1, aligned for patching; and RANDOM:
     the TFC1 sample with a random corpus word appended instead of the term (the control map)."""
+    from axiomtests.perturb import random_word_pairs
+
     out = {}
     for axiom in ("TFC1", "STMC1"):
         pairs = datasets[axiom]

@@ -1,8 +1,10 @@
 """Behavioural axioms (paper §2.1, Table 1): TFC1, STMC1, TFC2, LNC1 on the diagnostic datasets.
 
-Behaviour is scored on the unpadded baseline (``pair.document``): the filler only exists to align pairs for
-patching, and its own effect is measured by the FILLER controls. Hypothesis then searches the base set for a
-violating example and the shrunk, minimal one lands in the report.
+TFC1 and STMC1 are scored length-matched, as Fang's constraints are stated: the document with the term (or its
+synonym) appended against the same document with another word of as many pieces appended at the same place, so
+LNC1's length penalty is in neither side. TFC2 and LNC1 are scored on the unpadded baseline (``pair.document``):
+the filler only exists to align pairs for patching, and its own effect is measured by the FILLER controls.
+Hypothesis then searches the base set for a violating example and the shrunk, minimal one lands in the report.
 """
 
 from __future__ import annotations
@@ -10,20 +12,31 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from axiomtests.claims import CLAIMS
-from circuits.axioms import gains, level_curves, lower_at_end, scores
+from axiomtests.claims import CLAIMS, NotComputable
+from circuits.axioms import level_curves, lower_at_end, scores
 from circuits.items import Items
-from circuits.measures.axioms import compliance_measure, saturation_against_a_line, share_beyond_indifference
+from circuits.measures.axioms import (compliance_measure, length_matched_gains, saturation_against_a_line,
+                                     share_beyond_indifference)
 from circuits.saturation import saturation_ratio, saturation_unmet
 
 
-def counterexample(model, strategy, seed: int) -> dict | None:
-    """The minimal pair (Hypothesis-shrunk) whose perturbation does not raise the score, or None."""
+def counterexample(model, strategy, words: list[str], seed: int) -> dict | None:
+    """The minimal pair (Hypothesis-shrunk) whose term does not score above a control word appended in its place,
+    or None."""
     from hypothesis import HealthCheck, find, settings
     from hypothesis.errors import NoSuchExample
 
+    from axiomtests.perturb import random_word_pair
+
+    order = np.random.default_rng(seed).permutation(len(words))[:50]
+
+    def gain(pair) -> float | None:
+        control = random_word_pair(pair, model.tokenizer, words, order)
+        return None if control is None else float(length_matched_gains(model, [pair], [control])[1][0])
+
     def violates(pair) -> bool:
-        return bool(gains(model, [pair])[0] <= 0)
+        d = gain(pair)
+        return d is not None and d <= 0
 
     try:
         pair = find(strategy, violates, settings=settings(
@@ -31,8 +44,9 @@ def counterexample(model, strategy, seed: int) -> dict | None:
             suppress_health_check=list(HealthCheck)), random=None)
     except NoSuchExample:
         return None
+    control = random_word_pair(pair, model.tokenizer, words, order)
     return {"query": pair.query, "baseline": pair.document, "perturbed": pair.perturbed, "term": pair.term,
-            "inserted": pair.inserted, "delta": float(gains(model, [pair])[0])}
+            "inserted": pair.inserted, "control_word": control.inserted, "delta": gain(pair)}
 
 
 @pytest.fixture(scope="module")
@@ -42,18 +56,36 @@ def base_pairs(corpus):
     return base_set(corpus)
 
 
-def compliance_result(claim_id: str, model, pairs, seed: int, d: np.ndarray | None = None):
-    share, indifference, items, details = compliance_measure(model, pairs, seed, d)
-    return CLAIMS[claim_id].result(share, control=indifference, items=items, **details)
+def compliance_result(claim_id: str, model, pairs, words: list[str], seed: int, unmatched: np.ndarray | None = None):
+    """The claim's result on length-matched gains, with the share against the unperturbed document (a word shorter)
+    in details for comparison."""
+    from axiomtests.perturb import random_word_pairs
+    from circuits.axioms import compliance, gains
+
+    controls = random_word_pairs(pairs, model.tokenizer, words, seed)
+    kept, d = length_matched_gains(model, pairs, controls)
+    if not kept:
+        raise NotComputable(f"no {claim_id} pair has a control word (a corpus word of the vocabulary in neither the "
+                            "query nor the document, as many pieces as the inserted word): nothing to match its "
+                            "length with")
+    share, indifference, items, details = compliance_measure(model, kept, seed, d)
+    unmatched = gains(model, pairs) if unmatched is None else unmatched
+    return CLAIMS[claim_id].result(share, control=indifference, items=items, **details,
+                                   pairs_without_control_word=len(pairs) - len(kept),
+                                   share_above_unperturbed=float(compliance(unmatched, pairs)[0].mean()))
 
 
 @pytest.mark.claim("axiom.tfc1")
-def test_tfc1(hooked_model, datasets, tfc1_gains, base_pairs, axiom_session, report_section, check_claim):
+def test_tfc1(hooked_model, datasets, tfc1_gains, control_words, base_pairs, axiom_session, report_section,
+              check_claim):
     from axiomtests.strategies import tfc1_pairs
+    from circuits.axioms import gains
 
-    result = compliance_result("axiom.tfc1", hooked_model, datasets["TFC1"], axiom_session.seed, tfc1_gains)
+    result = compliance_result("axiom.tfc1", hooked_model, datasets["TFC1"], control_words, axiom_session.seed,
+                               tfc1_gains)
     result.details["minimal_counterexample"] = counterexample(
-        hooked_model, tfc1_pairs(base=base_pairs, tokenizer=hooked_model.tokenizer), axiom_session.seed)
+        hooked_model, tfc1_pairs(base=base_pairs, tokenizer=hooked_model.tokenizer), control_words,
+        axiom_session.seed)
     controls = [p for p in datasets["FILLER"] if p.id.startswith("FILLER/TFC1/")]
     filler = gains(hooked_model, controls[: axiom_session.pairs])
     report_section("filler control", {
@@ -64,12 +96,13 @@ def test_tfc1(hooked_model, datasets, tfc1_gains, base_pairs, axiom_session, rep
 
 
 @pytest.mark.claim("axiom.stmc1")
-def test_stmc1(hooked_model, datasets, base_pairs, axiom_session, check_claim):
+def test_stmc1(hooked_model, datasets, control_words, base_pairs, axiom_session, check_claim):
     from axiomtests.strategies import stmc1_pairs
 
-    result = compliance_result("axiom.stmc1", hooked_model, datasets["STMC1"], axiom_session.seed)
+    result = compliance_result("axiom.stmc1", hooked_model, datasets["STMC1"], control_words, axiom_session.seed)
     result.details["minimal_counterexample"] = counterexample(
-        hooked_model, stmc1_pairs(base=base_pairs, tokenizer=hooked_model.tokenizer), axiom_session.seed)
+        hooked_model, stmc1_pairs(base=base_pairs, tokenizer=hooked_model.tokenizer), control_words,
+        axiom_session.seed)
     check_claim(result)
 
 

@@ -9,9 +9,7 @@ from circuits.measures.semantic_bm import fit_beyond_bm25, generalization_beyond
 
 FIT = CLAIMS["semantic_bm.fit"].extra  # query_tokens: §5 fits SemanticBM on queries of 5 tokens
 # random_r_max (semantic_bm.generalization): random features must not predict (Table 2: r = 0.0005) for the
-# comparison to mean anything; a negative out-of-fold r is the known downward bias of cross-validated correlation
-# (training means of the other queries anti-correlate with the held-out query's), which handicaps every fitted
-# model alike
+# comparison to mean anything
 
 
 def nothing_to_fit() -> NotComputable:

@@ -5,20 +5,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits.axioms import compliance, gains
+from circuits.axioms import compliance, gains, scores
 from circuits.controls import Control
 from circuits.items import Items
 from circuits.saturation import saturation_ratio
 
 
 def compliance_measure(model, pairs, seed: int, d: np.ndarray | None = None) -> tuple:
-    """(the share of TFC1/STMC1 ``pairs`` whose score rises, bootstrapped over queries; the indifference control;
-    the items: per pair its gain and whether it rose; details) from the gains ``d`` (scored when None)."""
+    """(the share of TFC1/STMC1 ``pairs`` whose gain is positive, bootstrapped over queries; the indifference
+    control; the items: per pair its gain and whether it was positive; details) from the gains ``d`` (perturbed −
+    unpadded baseline, scored when None; the suite passes :func:`length_matched_gains`)."""
     d = gains(model, pairs) if d is None else d
     ok, details = compliance(d, pairs)
     items = Items.of([p.id for p in pairs], [p.query_id for p in pairs], gain=d, ok=ok)
     share, indifference = share_beyond_indifference(items, seed)
     return share, indifference, items, details
+
+
+def length_matched_gains(model, pairs, controls) -> tuple[list, np.ndarray]:
+    """(the ``pairs`` that have a control, per pair score(perturbed) − score(its control's perturbed)): the term
+    against another word appended at the same place, as long in pieces (``controls``: the RANDOM pairs of
+    :func:`axiomtests.perturb.random_word_pair`, ids ``RANDOM/<pair id>``), so that both documents have the same
+    length, as Fang's constraints require, and no length penalty enters the gain."""
+    control_of = {c.id.removeprefix("RANDOM/"): c for c in controls}
+    kept = [p for p in pairs if p.id in control_of]
+    queries = [p.query for p in kept]
+    return kept, (scores(model, queries, [p.perturbed for p in kept])
+                  - scores(model, queries, [control_of[p.id].perturbed for p in kept]))
 
 
 def share_beyond_indifference(items: Items, seed: int) -> tuple:

@@ -7,20 +7,24 @@ import numpy as np
 
 from circuits.controls import Control
 from circuits.items import Items
-from circuits.semantic_bm import pearson
+from circuits.semantic_bm import fold_pearson
 from circuits.semantic_study import PREDICTORS
 
 
 def fit_beyond_bm25(row: dict, pred: dict, seed: int) -> tuple:
-    """(out-of-fold r of SemanticBM minus BM25's, bootstrapped over queries; the control: the control circuits'
-    r minus BM25's; the items: per pair the cross-encoder's score and each model's out-of-fold prediction) of one
-    group evaluated by ``circuits.semantic_study.evaluate_group``."""
+    """(out-of-fold r (the mean over test folds) of SemanticBM minus BM25's, bootstrapped over queries; the
+    control: the control circuits' r minus BM25's; the items: per pair the cross-encoder's score, each model's
+    out-of-fold prediction and its fold) of one group evaluated by ``circuits.semantic_study.evaluate_group``."""
     y, semantic, lexical, control = pred["y"], pred["semantic_bm"], pred["bm25"], pred["control_circuit"]
-    items = Items.of(pred["pair_ids"], pred["query_ids"],
-                     cross_encoder=y, semantic_bm=semantic, bm25=lexical, control_circuit=control)
-    gain = items.bootstrap(lambda i: pearson(semantic[i], y[i]) - pearson(lexical[i], y[i]), unit="query", seed=seed)
-    beyond = items.bootstrap(lambda i: pearson(semantic[i], y[i]) - pearson(control[i], y[i]), unit="query",
-                             seed=seed)
+    fold = pred["fold"]
+    items = Items.of(pred["pair_ids"], pred["query_ids"], cross_encoder=y, semantic_bm=semantic, bm25=lexical,
+                     control_circuit=control, fold=fold)
+
+    def r(p: np.ndarray, i: np.ndarray) -> float:
+        return fold_pearson(p[i], y[i], fold[i])
+
+    gain = items.bootstrap(lambda i: r(semantic, i) - r(lexical, i), unit="query", seed=seed)
+    beyond = items.bootstrap(lambda i: r(semantic, i) - r(control, i), unit="query", seed=seed)
     return gain, Control(f"{row['control_circuits']} control circuits (head sets like the matching heads, random "
                          "directions ⟂ v0)", row["pearson_control_circuit"] - row["pearson_bm25"], beyond), items
 

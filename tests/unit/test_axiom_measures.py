@@ -13,7 +13,8 @@ import pytest
 from axiomtests.claims import CLAIMS
 from circuits.axioms import compliance, level_curves, lower_at_end
 from circuits.items import Items
-from circuits.measures.axioms import compliance_measure, saturation_against_a_line, share_beyond_indifference
+from circuits.measures.axioms import (compliance_measure, length_matched_gains, saturation_against_a_line,
+                                     share_beyond_indifference)
 from circuits.bm25 import BM25, analyze
 from circuits.saturation import saturation_unmet
 
@@ -46,6 +47,16 @@ class NoiseScorer:
             return float(np.random.default_rng(int.from_bytes(digest[:8], "little")).standard_normal())
 
         return np.array([one(q, d) for q, d in zip(queries, documents)])
+
+
+class LengthScorer:
+    """A scorer of document length only: ``sign`` +1 rewards longer documents, -1 penalises them."""
+
+    def __init__(self, sign: float) -> None:
+        self.sign = sign
+
+    def score_pairs(self, queries: list[str], documents: list[str]) -> np.ndarray:
+        return self.sign * np.array([len(d.split()) for d in documents], float)
 
 
 def synthetic(seed: int = 0):
@@ -118,3 +129,31 @@ def test_compliance_counts_rises_per_stratum():
     ok, summary = compliance(np.array([0.5, -1.0, 0.0]), pairs)
     assert ok.tolist() == [1.0, 0.0, 0.0]
     assert summary["per_stratum"] == {"x": 0.5, "y": 0.0} and summary["queries"] == 2
+
+
+def random_word_controls(pairs, seed: int = 0) -> list:
+    """Each TFC1 pair's document with a topic word in neither the query nor the document appended instead of the
+    term (ids ``RANDOM/<pair id>``, as :func:`axiomtests.perturb.random_word_pair`)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for p in pairs:
+        word = rng.choice([w for w in TOPIC if w not in p.query.split() + p.document.split()])
+        out.append(SimpleNamespace(id=f"RANDOM/{p.id}", perturbed=f"{p.document} {word}"))
+    return out
+
+
+def matched_tfc1_verdict(model, pairs, controls) -> bool:
+    kept, d = length_matched_gains(model, pairs, controls)
+    share, indifference, items, details = compliance_measure(model, kept, 0, d)
+    return CLAIMS["axiom.tfc1"].result(share, control=indifference, items=items, **details).status == "pass"
+
+
+def test_length_matched_tfc1_tells_term_matching_from_length():
+    """Issue 24: against the unperturbed document (a word shorter), a scorer that only rewards length passes TFC1;
+    length-matched, it fails, as one that only penalises length does either way; BM25 passes length-matched."""
+    pairs, _, _, docs = synthetic()
+    controls = random_word_controls(pairs)
+    assert tfc1_verdict(LengthScorer(+1), pairs) and not matched_tfc1_verdict(LengthScorer(+1), pairs, controls)
+    assert not tfc1_verdict(LengthScorer(-1), pairs) and not matched_tfc1_verdict(LengthScorer(-1), pairs, controls)
+    assert matched_tfc1_verdict(BM25Scorer(docs), pairs, controls)
+    assert not any(matched_tfc1_verdict(NoiseScorer(seed), pairs, controls) for seed in range(10))
