@@ -18,7 +18,7 @@ check may be given the heads instead (a planted model's, known by construction).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from types import SimpleNamespace
 
@@ -106,10 +106,11 @@ class Probe:
 
     model: HookedCrossEncoder
     seed: int = 0
-    idf: np.ndarray = field(init=False)
+    idf: np.ndarray | None = None  # the IDF the model stores: a planted model's (its own seed's); default seed 0's
 
     def __post_init__(self) -> None:
-        self.idf = planted_idf(len(self.model.tokenizer))
+        if self.idf is None:
+            self.idf = planted_idf(len(self.model.tokenizer))
 
     @cached_property
     def spectrum(self) -> Spectrum:
@@ -430,10 +431,11 @@ CHECKS: dict[str, Callable[[Probe], ClaimResult]] = {
 }
 
 
-def check_model(model: HookedCrossEncoder, claims: Iterable[str] | None = None, seed: int = 0
-                ) -> dict[str, ClaimResult]:
-    """Every harness check (or those of ``claims``) on ``model``, by claim id."""
-    probe = Probe(model, seed)
+def check_model(model: HookedCrossEncoder, claims: Iterable[str] | None = None, seed: int = 0,
+                idf: np.ndarray | None = None) -> dict[str, ClaimResult]:
+    """Every harness check (or those of ``claims``) on ``model``, by claim id; ``idf``: the IDF it stores (a
+    planted model's :func:`circuits.tiny.planted_idf` of its seed), seed 0's planted IDF when None."""
+    probe = Probe(model, seed, idf)
     wanted = list(CHECKS) if claims is None else list(claims)
     unknown = sorted(set(wanted) - set(CHECKS))
     if unknown:

@@ -48,32 +48,39 @@ FALSE_ALARMS = 0.05
 log = logging.getLogger("operating_characteristics")
 
 
-def statuses(folder: Path, claims: list[str] | None = None) -> dict[str, dict]:
+def statuses(folder: Path, claims: list[str] | None = None, planted_seed: int | None = None) -> dict[str, dict]:
+    """Each claim's status and value on the model in ``folder``; a planted model is probed with the IDF it stores
+    (``planted_seed``'s)."""
     from axiomtests.harness import check_model
     from circuits.model import HookedCrossEncoder
+    from circuits.tiny import planted_idf
 
-    results = check_model(HookedCrossEncoder.from_pretrained(folder), claims)
+    model = HookedCrossEncoder.from_pretrained(folder)
+    idf = None if planted_seed is None else planted_idf(len(model.tokenizer), planted_seed)
+    results = check_model(model, claims, idf=idf)
     return {k: {"status": r.status, "value": r.value} for k, r in results.items()}
 
 
-def measure(seeds: int, power_seeds: int, work: Path) -> dict:
+def measure(seeds: int, power_seeds: int, work: Path, nulls: dict | None = None) -> dict:
+    """Every model's statuses; ``nulls``: the random initialisations' from an earlier run, kept."""
     from circuits.tiny import planted_cross_encoder, tiny_cross_encoder
 
-    nulls, planted = {}, {}
-    for name, (arch, sizes) in CONFIGS.items():
-        nulls[name] = []
-        for seed in range(seeds):
-            nulls[name].append(statuses(tiny_cross_encoder(work / f"{name}-{seed}", arch, 1, seed, **sizes)))
-            log.info("random %s seed %d done", name, seed)
+    planted: dict[str, list] = {}
+    if nulls is None:
+        nulls = {name: [] for name in CONFIGS}
+        for name, (arch, sizes) in CONFIGS.items():
+            for seed in range(seeds):
+                nulls[name].append(statuses(tiny_cross_encoder(work / f"{name}-{seed}", arch, 1, seed, **sizes)))
+                log.info("random %s seed %d done", name, seed)
     for strength in STRENGTHS:
         planted[str(strength)] = []
         for seed in range(power_seeds):
             folder = planted_cross_encoder(work / f"planted-{strength}-{seed}", seed=seed, strength=strength)
-            run = statuses(folder)
+            run = statuses(folder, planted_seed=seed)
             for claim, variant in VARIANTS.items():
                 folder = planted_cross_encoder(work / f"planted-{strength}-{seed}-{claim}", seed=seed,
                                                strength=strength, **variant)
-                run.update(statuses(folder, [claim]))
+                run.update(statuses(folder, [claim], planted_seed=seed))
             planted[str(strength)].append(run)
             log.info("planted strength %s seed %d done", strength, seed)
     return {"configs": {k: [a, s] for k, (a, s) in CONFIGS.items()}, "strengths": list(STRENGTHS),
@@ -82,6 +89,12 @@ def measure(seeds: int, power_seeds: int, work: Path) -> dict:
 
 def rate(runs: list[dict], claim: str) -> float:
     return float(np.mean([r[claim]["status"] == "pass" for r in runs]))
+
+
+def median_value(runs: list[dict], claim: str) -> float | None:
+    """The median of a claim's values over runs (4 significant digits), None when none has a value."""
+    values = [r[claim]["value"] for r in runs if r[claim]["value"] is not None and np.isfinite(r[claim]["value"])]
+    return float(f"{np.median(values):.4g}") if values else None
 
 
 def summary(data: dict) -> list[dict]:
@@ -98,6 +111,9 @@ def summary(data: dict) -> list[dict]:
             "claim": claim, "false_alarms": rate(every, claim),
             "false_alarms_per_config": {name: rate(runs, claim) for name, runs in data["random"].items()},
             "power": power, "power_at_paper_effect": power[paper] if paper is not None else None,
+            "power_at_max": power[str(STRENGTHS[-1])], "planted_value": median_value(data["planted"][str(STRENGTHS[-1])],
+                                                                                 claim),
+            "null_value": median_value(every, claim),
             "paper_effect_strength": paper, "minimum_detectable_strength": detectable,
             "minimum_detectable_similarity_gap": gaps[detectable] if detectable is not None else None,
             "models": len(every)})
@@ -114,7 +130,7 @@ def markdown(rows: list[dict], data: dict) -> str:
     power_seeds = len(next(iter(data["planted"].values())))
     table = [[r["claim"], pct(r["false_alarms"]) + (" **over 5 %**" if r["false_alarms"] > FALSE_ALARMS else ""),
               " / ".join(pct(v) for v in r["false_alarms_per_config"].values()),
-              pct(r["power_at_paper_effect"]), pct(r["power"][str(STRENGTHS[-1])]),
+              pct(r["power_at_paper_effect"]), pct(r["power_at_max"]), r["planted_value"], r["null_value"],
               "-" if r["minimum_detectable_strength"] is None else
               f"{r['minimum_detectable_strength']} (gap {r['minimum_detectable_similarity_gap']:.3f})"]
              for r in rows]
@@ -123,7 +139,8 @@ def markdown(rows: list[dict], data: dict) -> str:
             f"{', '.join(data['planted'])}; paper's effect at strength {rows[0]['paper_effect_strength']} "
             f"(the first whose mean mh.similarity gap reaches {PAPER_SIMILARITY_GAP:.3f}).\n\n")
     return head + tabulate(table, headers=["claim", "false alarms", "per config", "power at paper's effect",
-                                           "power, planted max", "min. detectable strength (80 %)"],
+                                           "power, planted max", "median value: planted max", "median value: random",
+                                           "min. detectable strength (80 %)"],
                            tablefmt="github") + "\n"
 
 
@@ -150,15 +167,29 @@ def figure(rows: list[dict], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--from", dest="source", type=Path, help="summarise the models of an earlier oc.json again")
+    parser.add_argument("--random-from", type=Path, help="keep the random initialisations of an earlier oc.json and "
+                        "measure the planted models only")
+    parser.add_argument("--docs", type=Path, help="also write the summary here (docs/operating-characteristics.json, "
+                        "which the claims reference reads)")
     parser.add_argument("--seeds", type=int, default=20, help="random initialisations per config")
     parser.add_argument("--power-seeds", type=int, default=10, help="planted models per strength")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as work:
-        data = measure(args.seeds, args.power_seeds, Path(work))
+    if args.source:
+        data = json.loads(args.source.read_text())["data"]
+    else:
+        with tempfile.TemporaryDirectory() as work:
+            kept = json.loads(args.random_from.read_text())["data"]["random"] if args.random_from else None
+            data = measure(args.seeds, args.power_seeds, Path(work), kept)
     rows = summary(data)
     (args.out / "oc.json").write_text(json.dumps({"data": data, "summary": rows}, indent=1) + "\n")
+    if args.docs:
+        args.docs.write_text(json.dumps({"measured_by": "benchmarks/operating_characteristics.py",
+                                         "seeds": len(next(iter(data["random"].values()))),
+                                         "power_seeds": len(next(iter(data["planted"].values()))),
+                                         "summary": rows}, indent=1) + "\n")
     (args.out / "OC.md").write_text(markdown(rows, data))
     figure(rows, args.out / "power.png")
     print(markdown(rows, data))

@@ -243,9 +243,50 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+MAX_COLUMNS = 8  # a section table wider than this is split into tables that each repeat its row-naming column
+
+
+def _column_groups(columns: list[str], width: int = MAX_COLUMNS) -> list[list[str]]:
+    """``columns`` after the first, grouped by their first word (``pearson_bm25`` with ``pearson_random``) and the
+    groups packed first-fit, in order, into tables of at most ``width`` columns, each led by the first column.
+
+    >>> _column_groups(["k", "a_1", "a_2", "b_1", "c"], width=3)
+    [['k', 'a_1', 'a_2'], ['k', 'b_1', 'c']]
+    """
+    groups: dict[str, list[str]] = {}
+    for column in columns[1:]:
+        groups.setdefault(column.split("_")[0], []).append(column)
+    tables: list[list[str]] = []
+    for group in groups.values():
+        for start in range(0, len(group), width - 1):
+            part = group[start:start + width - 1]
+            room = next((table for table in tables if len(table) + len(part) <= width), None)
+            if room is not None:
+                room += part
+            else:
+                tables.append([columns[0], *part])
+    return tables or [columns[:1]]
+
+
+def _row_key(rows: list[dict], columns: list[str]) -> str:
+    """The column that names the rows, to lead every split table: one of distinct integers or strings, the one that
+    orders them if any (rows keep their keys sorted in report.json), else the first column."""
+    def names(column: str) -> bool:
+        values = [row.get(column) for row in rows]
+        return all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in values) and len(set(values)) == len(values)
+
+    keys = [c for c in columns if names(c)]
+    ordered = [c for c in keys if [row[c] for row in rows] == sorted(row[c] for row in rows)]
+    return (ordered or keys or columns)[0]
+
+
 def _section_markdown(section: Any) -> str:
     if isinstance(section, list) and section and isinstance(section[0], dict):
-        return _github([[format_value(v) for v in row.values()] for row in section], headers=list(section[0]))
+        columns = list(section[0])
+        columns = [_row_key(section, columns), *columns]
+        columns = list(dict.fromkeys(columns))
+        return "\n\n".join(_github([[format_value(row.get(c)) for c in table] for row in section], headers=table)
+                            for table in _column_groups(columns))
     if isinstance(section, dict):
         return _github([[k, format_value(v)] for k, v in sorted(section.items())])
     return format_value(section)

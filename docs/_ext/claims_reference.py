@@ -1,11 +1,14 @@
 """The ``claims-reference`` directive: one section per claim of ``axiomtests/claims.toml``, read at build time.
 
-The registry is the only source: nothing of its text is copied into the docs. Nodes are built directly (no
-Markdown is parsed), so a ``|ρ|`` or a ``*`` in a claim's text stays text.
+The registry is the only source of a claim's text: nothing of it is copied into the docs. A claim the claim
+harness checks also gets its measured operating characteristics (false alarms, power, planted and null values)
+from ``docs/operating-characteristics.json``, the summary ``benchmarks/operating_characteristics.py`` writes.
+Nodes are built directly (no Markdown is parsed), so a ``|ρ|`` or a ``*`` in a claim's text stays text.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +51,26 @@ def _table(claims: list[Claim]) -> nodes.table:
     return nodes.table("", group)
 
 
-def _section(claim: Claim) -> nodes.section:
+OPERATING = Path(__file__).resolve().parents[1] / "operating-characteristics.json"
+
+
+def _percent(x: float | None) -> str:
+    return "not reached" if x is None else f"{100 * x:.0f} %"
+
+
+def _operating(row: dict[str, Any]) -> nodes.paragraph:
+    per_config = ", ".join(f"{name} {_percent(v)}" for name, v in row["false_alarms_per_config"].items())
+    detectable = row["minimum_detectable_strength"]
+    text = (f"false alarms {_percent(row['false_alarms'])} of {row['models']} random initialisations "
+            f"({per_config}); power {_percent(row['power_at_paper_effect'])} at the paper's effect (matching "
+            f"strength {row['paper_effect_strength']}), {_percent(row['power_at_max'])} at the planted maximum; "
+            f"minimum detectable matching strength (80 % power) "
+            f"{'none on the dial' if detectable is None else detectable}; median value planted "
+            f"{row['planted_value']}, random {row['null_value']} (docs: Operating characteristics)")
+    return _paragraph(text)
+
+
+def _section(claim: Claim, operating: dict[str, dict[str, Any]]) -> nodes.section:
     section = nodes.section(ids=[nodes.make_id(f"claim-{claim.id}")], names=[nodes.fully_normalize_name(claim.id)])
     section += nodes.title("", "", nodes.literal(claim.id, claim.id))
     section += nodes.paragraph("", "", nodes.emphasis(claim.statement, claim.statement))
@@ -67,6 +89,8 @@ def _section(claim: Claim) -> nodes.section:
     fields += _field("tolerance", _paragraph(f"{claim.tolerance:g}"))
     if claim.extra:
         fields += _field("parameters", _parameters(claim.extra))
+    if claim.id in operating:
+        fields += _field("operating characteristics", _operating(operating[claim.id]))
     section += fields
     return section
 
@@ -79,9 +103,13 @@ class ClaimsReference(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         self.env.note_dependency(str(Path(claims_module.__file__).with_name("claims.toml")))
         claims = list(load_claims().values())
+        operating = {}
+        if OPERATING.exists():
+            self.env.note_dependency(str(OPERATING))
+            operating = {row["claim"]: row for row in json.loads(OPERATING.read_text())["summary"]}
         intro = (f"Registry version {REGISTRY_VERSION}, {len(claims)} claims; the gate's family-wise "
                  f"false-alarm rate alpha = {GATE_ALPHA:g}.")
-        return [_paragraph(intro), _table(claims), *(_section(claim) for claim in claims)]
+        return [_paragraph(intro), _table(claims), *(_section(claim, operating) for claim in claims)]
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
