@@ -1,9 +1,9 @@
 """CI's report on the shipped default must be the release's: same weights, and claim for claim the verdict and the
 value of ``datasets/baselines/runs/seed0.json`` (to 1e-4 relative: the last printed digits of a few values move
-between runs that share the cores, see README). The engine's own checks (``foundation.*``, not registry claims)
-measure a floating-point gap to Hugging Face, which depends on the processor's kernels (an AVX2 machine gave
-9.5e-06 where the release machine gave 2.3e-05, both within the check's allowance): for them the verdict must
-agree, not the value.
+between runs that share the cores, see docs/development.md). The engine's own checks (``foundation.*``, not
+registry claims) measure a floating-point gap to Hugging Face, which depends on the processor's kernels (an AVX2
+machine gave 9.5e-06 where the release machine gave 2.3e-05, both within the check's allowance): for them the
+verdict must agree, not the value.
 
     python .ci/same_as_release.py out/ci-report/report.json
 """
