@@ -399,16 +399,17 @@ def check_semantic_bm(probe: Probe, heads: Sequence[Head] | None = None) -> tupl
                 by_length.setdefault(tokens, []).append(SimpleNamespace(
                     query_id=f"{length}q{q}", doc_id=f"{length}q{q}d{d}", query=" ".join(query),
                     document=" ".join(doc)))
+    fit_extra = CLAIMS["semantic_bm.fit"].extra
     evaluated = {}
     for tokens, pairs in sorted(by_length.items()):  # groups by query token length, as the suite's
-        if len(pairs) < 30 or len({p.query_id for p in pairs}) < 5:
+        if len(pairs) < fit_extra["min_group"] or len({p.query_id for p in pairs}) < fit_extra["min_queries"]:
             continue
         judged = {p.query_id: {p.doc_id: 1} for p in pairs[::6]}  # nDCG needs some judgement; the claims do not
         source = Source("synthetic", BM25(analyze(p.document) for p in pairs), judged)
         evaluated[tokens] = evaluate_group(m, pairs, Circuit(heads, -probe.spectrum.u0), controls, lambda _: source,
                                            seed=seed)
     if not evaluated:
-        why = "no query-length group has 30 pairs from 5 queries"
+        why = f"no query-length group has {fit_extra['min_group']} pairs from {fit_extra['min_queries']} queries"
         return CLAIMS["semantic_bm.fit"].not_computable(why), CLAIMS["semantic_bm.generalization"].not_computable(why)
     fit_length = sorted(evaluated)[len(evaluated) // 2]
     gain, control, items = fit_beyond_bm25(*evaluated[fit_length], seed=seed)

@@ -315,8 +315,6 @@ def filler_control(pair: Pair) -> Pair:
                 pair.baseline_len, {"controls": pair.id})
 
 
-
-
 def random_word_pair(pair: Pair, tokenizer: PreTrainedTokenizerBase, words: Sequence[str], order: Iterable[int]
                      ) -> Pair | None:
     """The control of a TFC1 or STMC1 ``pair``: its document with a word appended instead of the term, the first of

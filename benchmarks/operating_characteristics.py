@@ -7,16 +7,18 @@ a dial of planted mechanism strength.
 Each model is checked by :func:`axiomtests.harness.check_model`: the claims' measures on the harness's synthetic
 tasks (40-60 queries, about the suite's default sample), judged by the registry.
 
-- **False alarms**: the share of random initialisations (HF's init widened as in :func:`circuits.tiny.tiny_cross_encoder`)
-  on which a claim passes, per config and over all (BERT 2x4 d32, BERT 4x8 d64, DeBERTa-v3 3x4 d32, ModernBERT 3x4
-  d32). A model without the mechanism should pass a mechanism claim at most 5 % of the time.
+- **False alarms**: the share of random initialisations (HF's init widened as in
+  :func:`circuits.tiny.tiny_cross_encoder`) on which a claim passes, per config and over all (BERT 2x4 d32, BERT
+  4x8 d64, DeBERTa-v3 3x4 d32, ModernBERT 3x4 d32). A model without the mechanism should pass a mechanism claim at
+  most 5 % of the time.
 - **Power**: the share of planted models (:func:`circuits.tiny.planted_cross_encoder`, one per seed) that pass, at
   each matching strength (the matching head's query/key gain on the identity code; 0: it attends uniformly, 3: the
   planted default; ``mh.length`` and ``edit.adversarial`` on the planted variants that have their mechanism:
-  length-normalised matching, signed IDF). The strength whose mean ``mh.similarity`` gap first reaches the paper's 0.368 (0.500 vs 0.132)
-  is marked as the paper's effect; the minimum detectable effect is the smallest strength with >= 80 % power, with
-  its similarity gap. The dial moves matching only: claims of other components (U0, the scoring head) are planted
-  at full strength throughout, so their power column says how often the harness sees them at all.
+  length-normalised matching, signed IDF). The strength whose mean ``mh.similarity`` gap first reaches the
+  paper's 0.368 (0.500 vs 0.132) is marked as the paper's effect; the minimum detectable effect is the smallest
+  strength with >= 80 % power, with its similarity gap. The dial moves matching only: claims of other components
+  (U0, the scoring head) are planted at full strength throughout, so their power column says how often the harness
+  sees them at all.
 
 Writes ``oc.json`` (every model's statuses and values), ``OC.md`` (the table) and ``power.png`` into ``--out``.
 """
@@ -98,6 +100,7 @@ def median_value(runs: list[dict], claim: str) -> float | None:
 
 
 def summary(data: dict) -> list[dict]:
+    top = str(STRENGTHS[-1])  # the planted maximum
     claims = list(next(iter(data["random"].values()))[0])
     gaps = {s: float(np.nanmean([r["mh.similarity"]["value"] if r["mh.similarity"]["value"] is not None else np.nan
                                  for r in runs])) for s, runs in data["planted"].items()}
@@ -111,8 +114,8 @@ def summary(data: dict) -> list[dict]:
             "claim": claim, "false_alarms": rate(every, claim),
             "false_alarms_per_config": {name: rate(runs, claim) for name, runs in data["random"].items()},
             "power": power, "power_at_paper_effect": power[paper] if paper is not None else None,
-            "power_at_max": power[str(STRENGTHS[-1])], "planted_value": median_value(data["planted"][str(STRENGTHS[-1])],
-                                                                                 claim),
+            "power_at_max": power[top],
+            "planted_value": median_value(data["planted"][top], claim),
             "null_value": median_value(every, claim),
             "paper_effect_strength": paper, "minimum_detectable_strength": detectable,
             "minimum_detectable_similarity_gap": gaps[detectable] if detectable is not None else None,

@@ -273,7 +273,8 @@ def _row_key(rows: list[dict], columns: list[str]) -> str:
     orders them if any (rows keep their keys sorted in report.json), else the first column."""
     def names(column: str) -> bool:
         values = [row.get(column) for row in rows]
-        return all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in values) and len(set(values)) == len(values)
+        labels = all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in values)
+        return labels and len(set(values)) == len(values)  # types first: a list cell is unhashable
 
     keys = [c for c in columns if names(c)]
     ordered = [c for c in keys if [row[c] for row in rows] == sorted(row[c] for row in rows)]
@@ -282,9 +283,7 @@ def _row_key(rows: list[dict], columns: list[str]) -> str:
 
 def _section_markdown(section: Any) -> str:
     if isinstance(section, list) and section and isinstance(section[0], dict):
-        columns = list(section[0])
-        columns = [_row_key(section, columns), *columns]
-        columns = list(dict.fromkeys(columns))
+        columns = list(dict.fromkeys([_row_key(section, list(section[0])), *section[0]]))
         return "\n\n".join(_github([[format_value(row.get(c)) for c in table] for row in section], headers=table)
                             for table in _column_groups(columns))
     if isinstance(section, dict):

@@ -14,7 +14,7 @@ import pytest
 
 from axiomtests.behaviour import counterexample, word_curves
 from axiomtests.claims import CLAIMS, NotComputable
-from circuits.axioms import level_curves, lower_at_end
+from circuits.axioms import compliance, gains, level_curves, lower_at_end
 from circuits.items import Items
 from circuits.measures.axioms import (compliance_measure, length_matched_gains, saturation_against_a_line,
                                      share_beyond_indifference)
@@ -32,7 +32,6 @@ def compliance_result(claim_id: str, model, pairs, words: list[str], seed: int, 
     """The claim's result on length-matched gains, with the share against the unperturbed document (a word shorter)
     in details for comparison."""
     from axiomtests.perturb import random_word_pairs
-    from circuits.axioms import compliance, gains
 
     controls = random_word_pairs(pairs, model.tokenizer, words, seed)
     kept, d = length_matched_gains(model, pairs, controls)
@@ -51,7 +50,6 @@ def compliance_result(claim_id: str, model, pairs, words: list[str], seed: int, 
 def test_tfc1(hooked_model, datasets, tfc1_gains, control_words, base_pairs, axiom_session, report_section,
               check_claim):
     from axiomtests.strategies import tfc1_pairs
-    from circuits.axioms import gains
 
     result = compliance_result("axiom.tfc1", hooked_model, datasets["TFC1"], control_words, axiom_session.seed,
                                tfc1_gains)

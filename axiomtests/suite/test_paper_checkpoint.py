@@ -71,7 +71,7 @@ def test_paper_scoring_heads_weight_tokens_by_idf(paper, patching_sets, vocab_id
                                                          f"paper {paper_r}")
 
 
-def test_paper_contextualisation_heads_are_the_top_two_senders(paper, patching_sets, vocab_idf):
+def test_paper_contextualisation_heads_are_among_the_top_senders(paper, patching_sets, vocab_idf):
     from circuits.matching import query_token_attention
     from circuits.patching import path_patch
 
