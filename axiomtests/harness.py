@@ -140,11 +140,26 @@ class Probe:
 
     @cached_property
     def scoring_heads(self) -> list[Head]:
-        """Heads above the scoring cut of the TFC1 head→logit path-patching map (as the suite's)."""
+        """Heads above the scoring cut of the TFC1 and of the STMC1 head→logit path-patching maps (as the
+        suite's)."""
         from circuits.patching import path_patch
-        from circuits.roles import heads_above_cut
+        from circuits.roles import shared_heads_above_cut
 
-        return heads_above_cut(path_patch(self.model, self.aligned(40, 8, term), seed=self.seed).effect)
+        return shared_heads_above_cut([path_patch(self.model, self.aligned(40, 8, appended), seed=self.seed).effect
+                                       for appended in (term, synonym)])
+
+    @cached_property
+    def upstream(self) -> dict:
+        """Path patching into the scoring heads' values on TFC1, STMC1 and RANDOM (as the suite's), or the
+        NotComputable that says why there is none."""
+        from circuits.measures.scoring import upstream_maps
+
+        try:
+            return upstream_maps(self.model, {axiom: self.aligned(40, 8, appended) for axiom, appended in
+                                              (("TFC1", term), ("STMC1", synonym), ("RANDOM", random_word))},
+                                 self.scoring_heads, self.seed)
+        except NotComputable as why:
+            return {"unmet": why}
 
 
 # --------------------------------------------------------------------------- checks, one per claim
@@ -286,13 +301,27 @@ def check_tfc1_vs_stmc1(probe: Probe) -> ClaimResult:
     return CLAIMS["rsh.tfc1_vs_stmc1"].result(value, control=control, items=items)
 
 
+def check_upstream_agreement(probe: Probe) -> ClaimResult:
+    from circuits.measures.scoring import agreement_beyond_random, kept_with_random
+
+    claim = CLAIMS["rsh.upstream_agreement"]
+    if "unmet" in probe.upstream:
+        return claim.not_computable(str(probe.upstream["unmet"]))
+    try:
+        value, control, items = agreement_beyond_random(kept_with_random(probe.upstream), seed=probe.seed)
+    except NotComputable as why:
+        return claim.not_computable(str(why))
+    return claim.result(value, control=control, items=items, scoring_heads=probe.scoring_heads)
+
+
 def check_contextualisation(probe: Probe) -> ClaimResult:
     from circuits.measures.scoring import contextualisation_heads, idf_attention
 
     claim = CLAIMS["qch.idf"]
     try:
-        qch, _ = contextualisation_heads(probe.model, probe.aligned(40, 8, term), probe.scoring_heads,
-                                         probe.matching_heads, seed=probe.seed)
+        if "unmet" in probe.upstream:
+            raise probe.upstream["unmet"]
+        qch = contextualisation_heads(probe.upstream, probe.scoring_heads, probe.matching_heads)
     except NotComputable as why:
         return claim.not_computable(str(why))
     value, per_head, _, _ = idf_attention(probe.model, matching_pairs(), qch, probe.idf, "query", probe.seed,
@@ -425,8 +454,8 @@ CHECKS: dict[str, Callable[[Probe], ClaimResult]] = {
     "mh.similarity": check_similarity, "idf.u0": check_u0, "mh.saturation": check_saturation,
     "mh.ablation": check_ablation, "rsh.path_to_logit": check_path_to_logit, "idf.u0_causal": check_u0_causal,
     "rsh.attention_idf": check_attention_idf, "axiom.stmc1": check_stmc1, "rsh.tfc1_vs_stmc1": check_tfc1_vs_stmc1,
-    "qch.idf": check_contextualisation, "idf.u0_edit": check_u0_edit, "mh.length": check_length,
-    "edit.adversarial": check_adversarial,
+    "rsh.upstream_agreement": check_upstream_agreement, "qch.idf": check_contextualisation,
+    "idf.u0_edit": check_u0_edit, "mh.length": check_length, "edit.adversarial": check_adversarial,
     "semantic_bm.fit": lambda probe: check_semantic_bm(probe)[0],
     "semantic_bm.generalization": lambda probe: check_semantic_bm(probe)[1],
 }

@@ -2,8 +2,9 @@
 
 - Matching heads (§4.3): the heads whose query→document attention correlates best with token similarity,
   as many as the paper's 13 of 144, chosen on one half of the queries (:func:`selection_half`).
-- Relevance scoring heads (§4.1): head→logit path effect at least 30 % of the top head's.
-- Query-contextualisation heads (§4.2): the top senders into the scoring heads' values, other roles excluded.
+- Relevance scoring heads (§4.1): head→logit path effect at least 30 % of the top head's, on TFC1 and on STMC1.
+- Query-contextualisation heads (§4.2): the top senders into the scoring heads' values on both datasets (the
+  smaller of the two effects), other roles excluded.
 
 Claims measure a role's heads on data the selection did not see, wherever the role is chosen from data.
 """
@@ -64,6 +65,26 @@ def heads_above_cut(effect: np.ndarray, cut: float = SCORING_CUT) -> list[Head]:
     effect = np.nan_to_num(effect)
     top = effect.max()
     return sorted((int(l), int(h)) for l, h in zip(*np.nonzero(effect >= cut * top))) if top > 0 else []
+
+
+def shared_heads_above_cut(effects: Iterable[np.ndarray], cut: float = SCORING_CUT) -> list[Head]:
+    """Heads above the cut on every map: the paper's scoring heads exceed it "for both TFC1 and STMC1" (§4.1).
+
+    >>> shared_heads_above_cut([np.array([[1.0, 0.5]]), np.array([[1.0, 0.1]])])
+    [(0, 0)]
+    """
+    sets = [set(heads_above_cut(effect, cut)) for effect in effects]
+    return sorted(set.intersection(*sets)) if sets else []
+
+
+def shared_effect(effects: Iterable[np.ndarray]) -> np.ndarray:
+    """The elementwise smallest of several effect maps (NaN as 0): a head counts only as far as it acts on every
+    dataset, as the paper's "shared" heads (App. D.1).
+
+    >>> shared_effect([np.array([[0.3, -0.1]]), np.array([[0.2, np.nan]])]).tolist()
+    [[0.2, -0.1]]
+    """
+    return np.min(np.stack([np.nan_to_num(np.asarray(e, float)) for e in effects]), axis=0)
 
 
 def top_senders(effect: np.ndarray, k: int, exclude: Collection[Head] = ()) -> list[Head]:

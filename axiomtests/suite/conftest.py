@@ -186,10 +186,25 @@ def plot_curve(axiom_session, axiom_report):
 
 @pytest.fixture(scope="session")
 def scoring_heads(path_to_logit) -> list[tuple[int, int]]:
-    """Relevance scoring heads by role: TFC1 head→logit effect above 30% of the top head's (paper §4.1)."""
-    from circuits.roles import heads_above_cut
+    """Relevance scoring heads by role: head→logit effect above 30% of the top head's on TFC1 and on STMC1 (paper
+    §4.1: "exceed the top 30% of causal importance for both TFC1 and STMC1")."""
+    from circuits.roles import shared_heads_above_cut
 
-    return heads_above_cut(path_to_logit["TFC1"].effect)
+    return shared_heads_above_cut([path_to_logit["TFC1"].effect, path_to_logit["STMC1"].effect])
+
+
+@pytest.fixture(scope="session")
+def path_to_scoring_values(hooked_model, patching_sets, scoring_heads, axiom_session):
+    """Path patching into the scoring heads' values on TFC1, STMC1 and the RANDOM control (PatchResults by axiom),
+    or the NotComputable that says why there is none (no scoring head above layer 0): claim tests raise it."""
+    from circuits.errors import NotComputable
+    from circuits.measures.scoring import upstream_maps
+
+    try:
+        return upstream_maps(hooked_model, {axiom: aligned for axiom, (_, aligned) in patching_sets.items()},
+                             scoring_heads, axiom_session.seed)
+    except NotComputable as why:
+        return why
 
 
 def query_length(tokenizer, query: str) -> int:

@@ -72,11 +72,17 @@ def test_paper_scoring_heads_weight_tokens_by_idf(paper, patching_sets, vocab_id
 
 
 def test_paper_contextualisation_heads_are_among_the_top_senders(paper, patching_sets, vocab_idf):
+    """§4.1 and App. D.1: path patching into the scoring heads' values on both datasets; the two maps agree (r 0.83)
+    and each paper contextualisation head is among the top 4 senders of each."""
     from circuits.matching import query_token_attention
     from circuits.patching import path_patch
 
-    for axiom in ("TFC1", "STMC1"):  # App. D.1: patched on both datasets; each paper head among the top 4 senders
-        effect = np.nan_to_num(path_patch(paper, patching_sets[axiom][1], receivers=RSH, receiver_input="v").effect)
+    maps = {axiom: np.nan_to_num(path_patch(paper, patching_sets[axiom][1], receivers=RSH, receiver_input="v").effect)
+            for axiom in ("TFC1", "STMC1")}
+    r, paper_r = float(np.corrcoef(maps["TFC1"].ravel(), maps["STMC1"].ravel())[0, 1]), \
+        CLAIMS["rsh.upstream_agreement"].paper_value
+    assert r == pytest.approx(paper_r, abs=0.1), f"r(TFC1, STMC1 maps into the RSH values) = {r:.3f}, paper {paper_r}"
+    for axiom, effect in maps.items():
         top = sorted(top_senders(effect, 4, exclude=RSH + MH))
         assert set(QCH) <= set(top), f"top-4 {axiom} senders into the RSH values (RSH, MH excluded): {top}, paper {QCH}"
     pairs, _ = patching_sets["TFC1"]

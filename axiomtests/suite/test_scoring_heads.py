@@ -1,4 +1,6 @@
-"""Relevance scoring heads (§4.1) and query-contextualisation heads (§4.2), found by role.
+"""Relevance scoring heads (§4.1) and query-contextualisation heads (§4.2), found by role as the paper finds them:
+the scoring heads above the cut on the TFC1 and the STMC1 head→logit maps, the contextualisation heads the top
+senders into the scoring heads' values on both datasets.
 
 Every value carries a bootstrap interval over queries: the patching maps are recomputed from the resampled
 queries' pairs (and the scoring heads re-selected in each replicate), the attention correlations from the
@@ -59,16 +61,40 @@ def test_scoring_heads_weight_query_tokens_by_idf(hooked_model, patching_sets, s
     check_claim(CLAIMS["rsh.attention_idf"].result(value, control=control, items=items, per_head=per_head))
 
 
+@pytest.mark.claim("rsh.upstream_agreement")
+def test_exact_and_semantic_matches_reach_the_scoring_heads_through_the_same_heads(path_to_scoring_values,
+                                                                                   patching_sets, axiom_session,
+                                                                                   check_claim):
+    upstream = upstream_or_raise(path_to_scoring_values)
+    value, control, items = agreement_beyond_random(kept_with_random(upstream, pair_ids(patching_sets)),
+                                                    axiom_session.seed)
+    random = upstream.get("RANDOM")
+    check_claim(CLAIMS["rsh.upstream_agreement"].result(
+        value, control=control, items=items, receivers=upstream["TFC1"].settings["receivers"],
+        stmc1_pairs=upstream["STMC1"].n_pairs, random_word_pairs=random.n_pairs if random else 0,
+        top={axiom: [{"head": label, "effect": e} for label, e in result.top(8)]
+             for axiom, result in upstream.items()}))
+
+
+def upstream_or_raise(path_to_scoring_values) -> dict:
+    """The upstream maps by axiom; the fixture's NotComputable raised when there are none."""
+    if isinstance(path_to_scoring_values, NotComputable):
+        raise path_to_scoring_values
+    return path_to_scoring_values
+
+
 @pytest.mark.claim("qch.idf")
 def test_contextualisation_heads_attend_to_high_idf_tokens(hooked_model, patching_sets, scoring_heads,
-                                                           matching_heads, vocab_idf, axiom_session,
-                                                           report_section, check_claim):
-    pairs, aligned_pairs = patching_sets["TFC1"]
-    qch, result = contextualisation_heads(hooked_model, aligned_pairs, scoring_heads, matching_heads[2],
-                                          axiom_session.seed)
+                                                           matching_heads, path_to_scoring_values, vocab_idf,
+                                                           axiom_session, report_section, check_claim):
+    upstream = upstream_or_raise(path_to_scoring_values)
+    qch = contextualisation_heads(upstream, scoring_heads, matching_heads[2])
+    pairs, _ = patching_sets["TFC1"]
     value, per_head, _, items = idf_attention(hooked_model, pairs, qch, vocab_idf[0], "query", axiom_session.seed,
                                               np.mean)
-    report_section("path patching into the scoring heads' values (TFC1)", {
-        "receivers": result.settings["receivers"], "top": [{"head": label, "effect": e} for label, e in result.top(8)]})
+    for axiom in ("TFC1", "STMC1"):
+        report_section(f"path patching into the scoring heads' values ({axiom})", {
+            "receivers": upstream[axiom].settings["receivers"],
+            "top": [{"head": label, "effect": e} for label, e in upstream[axiom].top(8)]})
     check_claim(CLAIMS["qch.idf"].result(value, items=items, contextualisation_heads=head_labels(qch),
                                          per_head=per_head))

@@ -128,17 +128,28 @@ def token_items(pairs, pair: np.ndarray, ids: np.ndarray, token_idf: np.ndarray,
                     **labelled("control", values[~own].T, labels[~own]))
 
 
-def contextualisation_heads(model, aligned_pairs, scoring_heads, matching_heads, seed: int) -> tuple:
-    """(the two heads, matching and scoring heads left out, with the largest positive path effect into the scoring
-    heads' value inputs, §4.2; the PatchResult). NotComputable without a receiver above layer 0 or a sender."""
+def upstream_maps(model, aligned: dict, scoring_heads, seed: int) -> dict:
+    """Path patching into the scoring heads' value inputs (§4.1: "We path patch to the Relevance Scoring Heads'
+    value vectors"), one PatchResult per aligned pair set by axiom (TFC1, STMC1 and the RANDOM control).
+    NotComputable without a scoring head above layer 0 (no head can send to it)."""
     from circuits.patching import path_patch
 
     receivers = [h for h in scoring_heads if h[0] > 0]
     if not receivers:
         raise NotComputable("no scoring head above layer 0: no head can send to them")
-    result = path_patch(model, aligned_pairs, receivers=receivers, receiver_input="v", seed=seed)
-    qch = top_senders(result.effect, 2, exclude=set(matching_heads) | set(scoring_heads))
+    return {axiom: path_patch(model, pairs, receivers=receivers, receiver_input="v", seed=seed)
+            for axiom, pairs in aligned.items()}
+
+
+def contextualisation_heads(upstream: dict, scoring_heads, matching_heads) -> list:
+    """The two heads, matching and scoring heads left out, with the largest path effect into the scoring heads'
+    values on both TFC1 and STMC1 (the smaller of the two effects: the paper's "shared" heads, §4.1, App. D.1).
+    NotComputable when no other head sends a positive effect on both."""
+    from circuits.roles import shared_effect
+
+    qch = top_senders(shared_effect([upstream["TFC1"].effect, upstream["STMC1"].effect]), 2,
+                      exclude=set(matching_heads) | set(scoring_heads))
     if not qch:
         raise NotComputable("no head outside the matching and scoring heads sends a positive effect to the scoring "
-                            "heads' values")
-    return qch, result
+                            "heads' values on both TFC1 and STMC1")
+    return qch

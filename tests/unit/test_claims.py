@@ -10,8 +10,9 @@ from circuits.report import ClaimResult, Report
 from circuits.stats import Interval
 
 DESIGN_CLAIMS = {"axiom.tfc1", "axiom.stmc1", "axiom.tfc2", "axiom.lnc1", "rsh.path_to_logit", "rsh.tfc1_vs_stmc1",
-                 "rsh.attention_idf", "qch.idf", "mh.similarity", "mh.ablation", "mh.saturation", "mh.length",
-                 "idf.u0", "idf.u0_edit", "idf.u0_causal", "semantic_bm.fit", "semantic_bm.generalization", "edit.adversarial"}
+                 "rsh.upstream_agreement", "rsh.attention_idf", "qch.idf", "mh.similarity", "mh.ablation",
+                 "mh.saturation", "mh.length", "idf.u0", "idf.u0_edit", "idf.u0_causal", "semantic_bm.fit",
+                 "semantic_bm.generalization", "edit.adversarial"}
 
 
 def test_registry_covers_every_claim_of_the_design_with_provenance_and_reasons():

@@ -38,9 +38,9 @@ def test_matching_heads_attend_by_similarity_only_when_planted(model):
 
 
 @pytest.mark.parametrize("check", [H.check_u0, H.check_saturation, H.check_u0_causal, H.check_stmc1,
-                                   H.check_tfc1_vs_stmc1, H.check_u0_edit],
+                                   H.check_tfc1_vs_stmc1, H.check_upstream_agreement, H.check_u0_edit],
                          ids=["idf.u0", "mh.saturation", "idf.u0_causal", "axiom.stmc1", "rsh.tfc1_vs_stmc1",
-                              "idf.u0_edit"])
+                              "rsh.upstream_agreement", "idf.u0_edit"])
 def test_the_check_passes_only_when_planted(model, check):
     kind, probe = model
     result = check(probe)
